@@ -1,0 +1,42 @@
+# depinkit: every target bootstraps what it needs (virtualenv, pinned npm tools) first.
+# `make devnet` runs a complete local network; `make test` runs the whole test suite.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap devnet test lint contracts bench clean
+
+bootstrap: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+devnet: bootstrap
+	$(BIN)/depinkit devnet
+
+test: bootstrap
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+contracts: node_modules/.installed
+	node scripts/build_contracts.mjs
+
+bench: bootstrap
+	$(BIN)/python bench/gas.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

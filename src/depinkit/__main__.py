@@ -1,0 +1,3 @@
+from depinkit.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""The `depinkit` command line: one Typer app, a sub-app per area.
+
+Each area lives in its own module (``keys``, ``agent``, ``oracle``, ``chain``)
+and exposes a Typer app named ``app``; this module only mounts them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from depinkit.cli import agent, chain, keys, oracle
+
+app = typer.Typer(
+    name="depinkit",
+    help="Build and run a Decentralized Physical Infrastructure Network.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(keys.app, name="keys", help="Create and inspect secp256k1 keystores.")
+app.add_typer(agent.app, name="agent", help="Run a device agent.")
+app.add_typer(oracle.app, name="oracle", help="Run an oracle (ingest service, indexer).")
+app.add_typer(chain.app, name="chain", help="Deploy and inspect the settlement contracts.")
+
+
+def main() -> None:
+    app()

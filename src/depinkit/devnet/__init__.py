@@ -1,0 +1,1 @@
+"""Local network orchestration: `depinkit devnet`."""

@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account as EthAccount
 from eth_keys import keys as eth_keys
 from eth_utils import to_checksum_address
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depinkit.core.errors import DepinkitError, InvalidAddress, InvalidKey, InvalidSignature
@@ -18,8 +18,10 @@ from depinkit.core.keys import (
     Account,
     address_bytes,
     is_address,
+    is_checksummed,
     keccak256,
     recover_address,
+    recover_address_bytes,
     to_checksum,
 )
 
@@ -44,7 +46,7 @@ def test_keccak256_is_ethereum_keccak_not_sha3() -> None:
     )
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=private_keys)
 def test_address_and_public_key_match_eth_account(key: bytes) -> None:
     ours = Account.from_key(key)
@@ -56,7 +58,7 @@ def test_address_and_public_key_match_eth_account(key: bytes) -> None:
     assert Account.from_key(key.hex()) == ours
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=private_keys, digest=digests)
 def test_our_signature_recovers_with_eth_account_and_eth_keys(key: bytes, digest: bytes) -> None:
     account = Account.from_key(key)
@@ -71,7 +73,7 @@ def test_our_signature_recovers_with_eth_account_and_eth_keys(key: bytes, digest
     assert recovered.to_checksum_address() == account.address
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=private_keys, digest=digests)
 def test_eth_account_signature_recovers_with_ours(key: bytes, digest: bytes) -> None:
     signed = EthAccount.from_key(key).unsafe_sign_hash(digest)
@@ -87,7 +89,7 @@ def test_signatures_are_deterministic_rfc6979() -> None:
     )
 
 
-@settings(max_examples=30)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=private_keys, digest=digests)
 def test_high_s_twin_is_rejected_though_mathematically_valid(key: bytes, digest: bytes) -> None:
     sig = Account.from_key(key).sign_digest(digest)
@@ -141,7 +143,7 @@ def test_non_bytes_signature_is_invalid_signature() -> None:
         recover_address(b"\x00" * 32, "0x" + "00" * 65)  # type: ignore[arg-type]
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(digest=digests, other=digests)
 def test_signature_over_another_digest_recovers_another_address(
     digest: bytes, other: bytes
@@ -188,7 +190,7 @@ def test_generate_gives_distinct_valid_accounts() -> None:
     assert a.private_key.hex() not in repr(a)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=st.binary(min_size=20, max_size=20))
 def test_checksum_matches_eth_utils(raw: bytes) -> None:
     lower = "0x" + raw.hex()
@@ -212,3 +214,28 @@ def test_is_address_rejects_bad_checksum_and_shapes() -> None:
             to_checksum(bad)
         with pytest.raises(InvalidAddress):
             address_bytes(bad)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=300))
+def test_keccak256_matches_eth_hash(data: bytes) -> None:
+    from eth_hash.auto import keccak
+
+    assert keccak256(data) == keccak(data)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=private_keys, digest=digests)
+def test_recover_address_bytes_is_the_raw_address(key: bytes, digest: bytes) -> None:
+    account = Account.from_key(key)
+    raw = recover_address_bytes(digest, account.sign_digest(digest))
+    assert raw == address_bytes(account.address) and len(raw) == 20
+
+
+def test_is_checksummed_accepts_only_eip55() -> None:
+    good = to_checksum("0x" + "ab" * 20)
+    assert is_checksummed(good)
+    assert not is_checksummed(good.lower())
+    assert not is_checksummed(good.upper().replace("0X", "0x"))
+    assert is_checksummed("0x" + "12" * 20)  # no letters: every form is the checksum form
+    assert not is_checksummed(None)  # type: ignore[arg-type]

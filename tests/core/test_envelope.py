@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 from eth_account import Account as EthAccount
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depinkit.core.canonical import canonical_encode
@@ -67,7 +67,7 @@ def signed_reports(draw: st.DrawFn) -> Report:
     )
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(report=signed_reports())
 def test_sign_verify_round_trip(report: Report) -> None:
     data = encode_report(report)
@@ -79,7 +79,7 @@ def test_sign_verify_round_trip(report: Report) -> None:
     assert decode_report_json(encode_report_json(report)) == report
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(report=signed_reports())
 def test_canonical_bytes_are_a_fixed_point(report: Report) -> None:
     once = encode_report(report)
@@ -140,7 +140,7 @@ def test_changing_any_field_breaks_verification(field: str) -> None:
         verify_report(DOMAIN, tampered)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(report=signed_reports(), data=st.data())
 def test_changing_any_body_or_signature_byte_breaks_verification(
     report: Report, data: st.DataObject
@@ -254,3 +254,29 @@ def test_decode_body_refuses_wrong_type_and_non_canonical_body() -> None:
 def test_unsigned_and_signed_share_the_header_layout() -> None:
     unsigned_fields = UnsignedReport.__struct_fields__
     assert Report.__struct_fields__ == (*unsigned_fields, "signature")
+
+
+field_values: dict[str, st.SearchStrategy[Any]] = {
+    "network": names,
+    "kind": names,
+    "device": st.binary(min_size=32, max_size=32)
+    .filter(lambda k: 0 < int.from_bytes(k, "big") < 2**256 - 2**130)
+    .map(lambda k: Account.from_key(k).address),
+    "seq": u63,
+    "timestamp_ms": u63,
+    "epoch": u63,
+    "body": bodies.map(canonical_encode),
+}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(report=signed_reports(), data=st.data())
+def test_any_different_valid_field_value_breaks_verification(
+    report: Report, data: st.DataObject
+) -> None:
+    field = data.draw(st.sampled_from(sorted(field_values)))
+    value = data.draw(field_values[field].filter(lambda v: v != getattr(report, field)))
+    tampered = decode_report(encode_report(msgspec.structs.replace(report, **{field: value})))
+    assert report_id(DOMAIN, tampered) != report_id(DOMAIN, report)
+    with pytest.raises(InvalidSignature):
+        verify_report(DOMAIN, tampered)

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from depinkit.core.canonical import canonical_decode, canonical_encode, is_canonical
@@ -61,7 +61,7 @@ def _decode_or_decode_error(data: Any) -> Report | None:
     return report
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=512))
 @example(data=b"")
 @example(data=b"\xc1")
@@ -72,7 +72,7 @@ def test_random_bytes_never_raise_anything_but_decode_error(data: bytes) -> None
     _decode_or_decode_error(data)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_valid_reports_never_raise_anything_but_decode_error(data: st.DataObject) -> None:
     raw = bytearray(VALID_BYTES)
@@ -117,6 +117,8 @@ def test_trailing_bytes_are_a_decode_error() -> None:
         pytest.param(_fields(version="1"), id="version-str"),
         pytest.param(_fields(network="Uptime"), id="network-uppercase"),
         pytest.param(_fields(network=""), id="network-empty"),
+        pytest.param(_fields(network="uptime\n"), id="network-trailing-newline"),
+        pytest.param(_fields(kind="heartbeat\n"), id="kind-trailing-newline"),
         pytest.param(_fields(network="a" * 33), id="network-long"),
         pytest.param(_fields(network=b"uptime"), id="network-bytes"),
         pytest.param(_fields(kind="heart/beat"), id="kind-slash"),
@@ -196,7 +198,7 @@ def test_non_canonical_wire_encoding_decodes_to_the_same_id() -> None:
     assert is_canonical(VALID_BYTES, Report)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     value=st.recursive(
         st.none()

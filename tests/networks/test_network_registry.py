@@ -77,6 +77,8 @@ def test_registries_are_independent() -> None:
     [
         NetworkSpec(name="Bad Name", kinds={}),
         NetworkSpec(name="", kinds={}),
+        NetworkSpec(name="ping\n", kinds={}),
+        NetworkSpec(name="ok", kinds={"ping\n": Ping}),
         NetworkSpec(name="x" * 33, kinds={}),
         NetworkSpec(name="ok", kinds={"Bad": Ping}),
         NetworkSpec(name="ok", kinds={"ping": int}),

@@ -33,9 +33,11 @@ from depinkit.core.errors import (
 from depinkit.core.keys import (
     Account,
     is_address,
+    is_checksummed,
     keccak256,
     load_keystore,
     recover_address,
+    recover_address_bytes,
     save_keystore,
     to_checksum,
 )
@@ -61,9 +63,11 @@ __all__ = [
     "encode_report",
     "encode_report_json",
     "is_address",
+    "is_checksummed",
     "keccak256",
     "load_keystore",
     "recover_address",
+    "recover_address_bytes",
     "report_digest",
     "report_id",
     "report_id_hex",

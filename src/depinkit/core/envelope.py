@@ -19,6 +19,8 @@ whatever the signature bytes, which is what ingest dedupes on.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -29,9 +31,10 @@ from depinkit.core.keys import (
     Account,
     address_bytes,
     is_address,
+    is_checksummed,
     keccak256,
     recover_address,
-    to_checksum,
+    recover_address_bytes,
 )
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -45,6 +48,7 @@ DIGEST_PREFIX = b"\x19depinkit"  # 0x19: never an RLP transaction; "d": not EIP-
 MAX_U63 = 2**63 - 1  # largest seq/time/epoch: fits a signed 64-bit SQL BIGINT
 MAX_CHAIN_ID = 2**256 - 1  # chain ids are uint256 in EIP-155/EIP-712
 NAME_PATTERN = r"^[a-z0-9_-]{1,32}$"  # network and kind names: safe in URLs, file names, SQL
+_NAME_FULL = re.compile(r"[a-z0-9_-]{1,32}")  # fullmatch: "$" alone would let "x\n" through
 SIGNATURE_BYTES = 65  # r || s || v
 
 _U63 = Annotated[int, msgspec.Meta(ge=0, le=MAX_U63)]
@@ -69,15 +73,23 @@ class ReportDomain(msgspec.Struct, frozen=True):
 
     def separator(self) -> bytes:
         """keccak256(tag || chain_id as 32 bytes big-endian || 20-byte registry)."""
-        return keccak256(
-            DOMAIN_TAG + self.chain_id.to_bytes(32, "big") + address_bytes(self.registry)
-        )
+        return _separator(self.chain_id, self.registry)
 
 
-def _check_device(device: str) -> None:
-    # Only the EIP-55 form is accepted, so one report has one encoding and
-    # the device field compares equal to the recovered address.
-    if not is_address(device) or to_checksum(device) != device:
+@lru_cache(maxsize=64)  # a pure function of two values; a process serves few deployments
+def _separator(chain_id: int, registry: str) -> bytes:
+    return keccak256(DOMAIN_TAG + chain_id.to_bytes(32, "big") + address_bytes(registry))
+
+
+def _check_header(network: str, kind: str, device: str) -> None:
+    # The msgspec patterns document the rule (JSON schema); these checks enforce
+    # it exactly. Only the EIP-55 device form is accepted, so one report has one
+    # encoding and the device field compares equal to the recovered address.
+    if _NAME_FULL.fullmatch(network) is None:
+        raise ValueError(f"network name must match {NAME_PATTERN}: {network!r}")
+    if _NAME_FULL.fullmatch(kind) is None:
+        raise ValueError(f"kind must match {NAME_PATTERN}: {kind!r}")
+    if not is_checksummed(device):
         raise ValueError(f"device must be an EIP-55 checksummed address: {device!r}")
 
 
@@ -94,7 +106,7 @@ class UnsignedReport(msgspec.Struct, frozen=True, array_like=True, forbid_unknow
     body: _Body
 
     def __post_init__(self) -> None:
-        _check_device(self.device)
+        _check_header(self.network, self.kind, self.device)
 
 
 class Report(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -111,7 +123,7 @@ class Report(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     signature: _Signature
 
     def __post_init__(self) -> None:
-        _check_device(self.device)
+        _check_header(self.network, self.kind, self.device)
 
     def unsigned(self) -> UnsignedReport:
         return UnsignedReport(
@@ -200,9 +212,12 @@ def verify_report(domain: ReportDomain, report: Report) -> bytes:
     signature by another key, or one made for another deployment.
     """
     digest = report_id(domain, report)
-    signer = recover_address(digest, report.signature)
-    if signer != report.device:
-        raise InvalidSignature(f"report claims device {report.device} but was signed by {signer}")
+    signer = recover_address_bytes(digest, report.signature)
+    if signer.hex() != report.device[2:].lower():  # device's shape was checked on decode
+        raise InvalidSignature(
+            f"report claims device {report.device} but was signed by "
+            f"{recover_address(digest, report.signature)}"
+        )
     return digest
 
 

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 
 from coincurve import PrivateKey, PublicKey
-from eth_hash.auto import keccak as _keccak
 
 from depinkit.core.errors import InvalidAddress, InvalidKey, InvalidSignature
 
@@ -32,11 +31,21 @@ PRIVATE_KEY_BYTES = 32  # bytes: a secp256k1 scalar
 V_OFFSET = 27  # v = recovery id + 27, as Ethereum's ecrecover expects
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
+_CHECKSUM_UPPER = frozenset("89abcdef")  # EIP-55: upper-case where the hash nibble is >= 8
 
+try:  # safe-pysha3's C keccak is ~7x faster than eth-hash's pycryptodome path
+    from sha3 import keccak_256 as _keccak_256
 
-def keccak256(data: bytes) -> bytes:
-    """Ethereum's hash (original Keccak padding, not NIST SHA3-256)."""
-    return _keccak(data)
+    def keccak256(data: bytes) -> bytes:
+        """Ethereum's hash (original Keccak padding, not NIST SHA3-256)."""
+        return _keccak_256(data).digest()
+
+except ImportError:  # pragma: no cover - same digest, slower
+    from eth_hash.auto import keccak as _eth_hash_keccak
+
+    def keccak256(data: bytes) -> bytes:
+        """Ethereum's hash (original Keccak padding, not NIST SHA3-256)."""
+        return _eth_hash_keccak(data)
 
 
 def is_address(s: object) -> bool:
@@ -68,8 +77,16 @@ def address_bytes(address: str) -> bytes:
 def _checksum_of(lower_hex: str) -> str:
     hashed = keccak256(lower_hex.encode("ascii")).hex()
     return "0x" + "".join(
-        c.upper() if c.isalpha() and int(h, 16) >= 8 else c
-        for c, h in zip(lower_hex, hashed[:40], strict=True)
+        c.upper() if h in _CHECKSUM_UPPER else c for c, h in zip(lower_hex, hashed, strict=False)
+    )
+
+
+def is_checksummed(address: str) -> bool:
+    """True only for the exact EIP-55 form (what the wire format requires)."""
+    return (
+        isinstance(address, str)
+        and _ADDRESS_RE.match(address) is not None
+        and _checksum_of(address[2:].lower()) == address
     )
 
 
@@ -142,6 +159,11 @@ def recover_address(digest: bytes, signature: bytes) -> str:
     Raises InvalidSignature unless the signature is exactly 65 bytes with
     v in {27, 28}, 0 < r < n, 0 < s <= n/2, and recovers to a point.
     """
+    return _checksum_of(recover_address_bytes(digest, signature).hex())
+
+
+def recover_address_bytes(digest: bytes, signature: bytes) -> bytes:
+    """Like :func:`recover_address` but the raw 20 bytes (skips the EIP-55 hash)."""
     if len(digest) != DIGEST_BYTES:
         raise ValueError(f"digest must be {DIGEST_BYTES} bytes, got {len(digest)}")
     if not isinstance(signature, bytes | bytearray | memoryview):
@@ -164,7 +186,7 @@ def recover_address(digest: bytes, signature: bytes) -> str:
         )
     except Exception as exc:  # coincurve raises bare Exception/ValueError on failure
         raise InvalidSignature("signature does not recover to a public key") from exc
-    return _address_of_public_key(public.format(compressed=False))
+    return keccak256(public.format(compressed=False)[1:])[-20:]
 
 
 # Re-exported under ``keys`` as the spec lists them; defined in keystore.py.
@@ -174,9 +196,11 @@ __all__ = [
     "Account",
     "address_bytes",
     "is_address",
+    "is_checksummed",
     "keccak256",
     "load_keystore",
     "recover_address",
+    "recover_address_bytes",
     "save_keystore",
     "to_checksum",
 ]

@@ -9,6 +9,7 @@ passed to whoever needs it; there is no process-wide one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 
@@ -18,6 +19,8 @@ from depinkit.core.envelope import NAME_PATTERN
 from depinkit.core.errors import DepinkitError
 
 ENTRY_POINT_GROUP = "depinkit.networks"  # where third-party packages register networks
+
+_NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")  # network and kind names follow the envelope's rule
 
 
 class NetworkError(DepinkitError):
@@ -49,15 +52,12 @@ class NetworkSpec(msgspec.Struct, frozen=True):
 
 
 def _validate(spec: NetworkSpec) -> None:
-    import re
-
-    pattern = re.compile(NAME_PATTERN)
     if not isinstance(spec, NetworkSpec):
         raise NetworkError(f"expected a NetworkSpec, got {type(spec).__name__}")
-    if not pattern.match(spec.name):
+    if not _NAME_RE.fullmatch(spec.name):
         raise NetworkError(f"network name {spec.name!r} must match {NAME_PATTERN}")
     for kind, body_type in spec.kinds.items():
-        if not isinstance(kind, str) or not pattern.match(kind):
+        if not isinstance(kind, str) or not _NAME_RE.fullmatch(kind):
             raise NetworkError(f"kind {kind!r} of {spec.name} must match {NAME_PATTERN}")
         if not (isinstance(body_type, type) and issubclass(body_type, msgspec.Struct)):
             raise NetworkError(f"body of {spec.name}/{kind} must be a msgspec Struct type")

@@ -1,0 +1,407 @@
+"""A complete local network: anvil, the contracts, oracles and device agents.
+
+Every component runs as its own process on loopback, started through the same
+commands an operator uses (`depinkit oracle serve`, `depinkit oracle index`,
+`depinkit agent run`), so the devnet exercises the production paths. The first
+run deploys and onboards; later runs find the manifest, the keys and anvil's
+persisted state in the data directory and resume the same network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h3
+from eth_account import Account as EthAccount
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import func, select
+
+from depinkit.agent.config import CONFIG_FILENAME, load_config
+from depinkit.agent.outbox import Outbox
+from depinkit.chain import params as P
+from depinkit.chain.anvil import Anvil, free_port
+from depinkit.chain.client import Chain, dev_account
+from depinkit.chain.depin import Depin
+from depinkit.chain.deploy import TOKEN, DeployConfig, Deployment, NetworkConfig, deploy
+from depinkit.chain.registry import DeviceStatus
+from depinkit.core.errors import DepinkitError
+from depinkit.core.keys import Account, load_keystore
+from depinkit.devnet.layout import DevnetKeys, Layout
+from depinkit.devnet.supervisor import Child, Supervisor
+from depinkit.oracle.store import Store
+from depinkit.oracle.store.schema import reports as reports_table
+
+NETWORK = "uptime"  # the reference network every devnet device joins
+BLOCK_TIME_S = 1  # epochs start at a block, so blocks must come without transactions
+# --mixed-mining: a transaction is mined at once (set-up takes seconds), and a block still
+# comes every BLOCK_TIME_S without any.
+STATE_DUMP_INTERVAL_S = 5  # anvil writes its state this often, not only on a clean exit
+DEVICES_PER_OWNER = 3  # several devices per owner, as real fleets have
+OWNER_GAS_WEI = 10**20  # 100 ETH each: plenty for years of devnet transactions
+DEVNET_CENTER = (52.5200, 13.4050)  # devices sit on a small grid around this point
+DEVNET_CELL_RES = 8  # ~0.7 km^2 hexagons
+DEVICE_SCRYPT_N = 2**14  # devnet keystores: lighter than the standard 2**18 to start fast
+
+
+class DevnetError(DepinkitError):
+    """The devnet could not be set up or resumed."""
+
+
+@dataclass(frozen=True)
+class DevnetOptions:
+    data_dir: Path
+    devices: int = 10
+    oracles: int = 3
+    threshold: int = 2
+    epoch_length_s: int = 60
+    heartbeat_s: float = 10.0
+    db_url: str | None = None  # None: one SQLite file per oracle; else a PostgreSQL URL
+
+    def check(self) -> None:
+        if self.devices < 1 or self.oracles < 1:
+            raise DevnetError("a devnet needs at least one device and one oracle")
+        if not 1 <= self.threshold <= self.oracles:
+            raise DevnetError(f"threshold must be between 1 and {self.oracles}")
+        if self.epoch_length_s < 10:
+            raise DevnetError("epochs shorter than 10 s leave no time to settle")
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    index: int
+    address: str
+    owner: str
+    h3_cell: str
+    status: str
+    acknowledged: int
+    pending: int
+    stored: tuple[int, ...]  # reports stored, per oracle
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    chain_id: int
+    block: int
+    epoch: int
+    seconds_to_next_epoch: int
+    oracles_up: tuple[bool, ...]
+    agents_up: int
+    devices: tuple[DeviceView, ...]
+
+
+@dataclass
+class Devnet:
+    options: DevnetOptions
+    layout: Layout = field(init=False)
+    supervisor: Supervisor = field(init=False)
+    anvil: Anvil | None = None
+    depin: Depin | None = None
+    oracle_children: list[Child] = field(default_factory=list)
+    indexer_children: list[Child] = field(default_factory=list)
+    agent_children: list[Child] = field(default_factory=list)
+    _ports: list[int] = field(default_factory=list)
+    _devices: list[str] = field(default_factory=list)
+    _stores: list[Store] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.layout = Layout(self.options.data_dir.resolve())
+        self.supervisor = Supervisor(log_dir=self.layout.logs)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.options.check()
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        self.anvil = Anvil(
+            state=self.layout.anvil_state,
+            block_time=BLOCK_TIME_S,
+            extra_args=("--mixed-mining", "--state-interval", str(STATE_DUMP_INTERVAL_S)),
+        ).start()
+        chain = Chain.connect(self.anvil.url)
+        keys = self._keys()
+        deployment = self._deployment(chain, keys)
+        self.depin = Depin(chain, deployment)
+        self._ports = self._oracle_ports()
+        self._devices = self._ensure_agents(keys)
+        self._onboard(keys)
+        self._start_oracles(deployment)
+        self._start_agents()
+
+    def stop(self) -> None:
+        """Agents first (they flush their outboxes), then oracles, then the chain."""
+        for store in self._stores:
+            store.close()
+        self._stores.clear()
+        for child in reversed(self.agent_children):
+            self.supervisor.stop(child)
+        self.supervisor.stop_all()
+        if self.anvil is not None:
+            self.anvil.stop()
+
+    def __enter__(self) -> Devnet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- set-up steps (each one skips what an earlier run already did) -------------------
+    def _keys(self) -> DevnetKeys:
+        path = self.layout.keys_file
+        if path.exists():
+            keys = DevnetKeys.load(path)
+            if len(keys.oracles) != self.options.oracles:
+                raise DevnetError(
+                    f"{self.layout.root} holds a devnet with {len(keys.oracles)} oracles; "
+                    "use another --data-dir to change the number of oracles"
+                )
+            return keys
+        owners = -(-self.options.devices // DEVICES_PER_OWNER)
+        keys = DevnetKeys.create(owners=owners, oracles=self.options.oracles)
+        keys.save(path)
+        return keys
+
+    def _deployment(self, chain: Chain, keys: DevnetKeys) -> Deployment:
+        path = self.layout.manifest
+        if path.exists():
+            deployment = Deployment.load(path)
+            if deployment.chain_id != chain.chain_id or not chain.w3.eth.get_code(
+                deployment.registry
+            ):
+                raise DevnetError(
+                    f"{path} describes contracts this chain does not have "
+                    f"(anvil state lost?): remove {self.layout.root} to start afresh"
+                )
+            return deployment
+        config = DeployConfig(
+            epoch_length_s=self.options.epoch_length_s,
+            networks=(NetworkConfig(name=NETWORK),),
+            oracles=tuple(o.address for o in keys.oracles),
+            threshold=self.options.threshold,
+        )
+        deployment = deploy(chain, dev_account(), config)
+        deployment.save(path)
+        return deployment
+
+    def _oracle_ports(self) -> list[int]:
+        """Ports are fixed at creation: agents' configs name the oracles' URLs."""
+        path = self.layout.root / "ports.json"
+        if path.exists():
+            ports: list[int] = json.loads(path.read_text(encoding="utf-8"))
+            if len(ports) == self.options.oracles:
+                return ports
+        ports = [free_port() for _ in range(self.options.oracles)]
+        path.write_text(json.dumps(ports), encoding="utf-8")
+        return ports
+
+    def _oracle_url(self, index: int) -> str:
+        return f"http://127.0.0.1:{self._ports[index]}"
+
+    def _ensure_agents(self, keys: DevnetKeys) -> list[str]:
+        """`depinkit agent init` for every device not set up yet, all at once."""
+        assert self.depin is not None
+        deployment = self.depin.deployment
+        genesis_s = deployment.parameters[P.EPOCH_GENESIS]
+        pending: list[tuple[int, Child]] = []
+        for index in range(self.options.devices):
+            directory = self.layout.agent_dir(index)
+            if (directory / CONFIG_FILENAME).exists():
+                continue
+            owner = keys.owners[index // DEVICES_PER_OWNER]
+            argv = [
+                *depinkit_command(), "agent", "init",
+                "--data-dir", str(directory),
+                "--chain-id", str(deployment.chain_id),
+                "--registry", deployment.registry,
+                "--owner", owner.address,
+                "--h3-cell", device_cell(index),
+                "--network", NETWORK,
+                "--heartbeat-s", str(self.options.heartbeat_s),
+                "--epoch-genesis-ms", str(genesis_s * 1000),
+                "--epoch-length-s", str(self.options.epoch_length_s),
+                "--scrypt-n", str(DEVICE_SCRYPT_N),
+            ]  # fmt: skip
+            for i in range(self.options.oracles):
+                argv += ["--oracle", f"oracle-{i}={self._oracle_url(i)}"]
+            pending.append((index, self.supervisor.start(f"init-device-{index}", argv)))
+        for index, child in pending:
+            code = child.process.wait()
+            self.supervisor.children.remove(child)
+            if code != 0:
+                raise DevnetError(f"agent init for device {index} failed:\n{child.tail()}")
+        return [
+            _device_account(self.layout.agent_dir(i)).address for i in range(self.options.devices)
+        ]
+
+    def _onboard(self, keys: DevnetKeys) -> None:
+        assert self.depin is not None
+        depin = self.depin
+        chain = depin.chain
+        deployer = dev_account()
+        stake = depin.params.get_network(NETWORK, P.NET_STAKE)
+        for index, address in enumerate(self._devices):
+            if depin.registry.device(address).status in (
+                DeviceStatus.ACTIVE,
+                DeviceStatus.UNBONDING,
+            ):
+                continue
+            owner = _local(keys.owners[index // DEVICES_PER_OWNER])
+            if chain.balance(owner.address) < OWNER_GAS_WEI // 10:
+                chain.fund(owner.address, OWNER_GAS_WEI)
+            if depin.token.balance_of(owner.address) < stake:
+                depin.token.transfer(deployer, owner.address, stake * DEVICES_PER_OWNER)
+            device = _device_account(self.layout.agent_dir(index))
+            depin.registry.onboard(owner, device, NETWORK, h3.str_to_int(device_cell(index)))
+
+    def _start_oracles(self, deployment: Deployment) -> None:
+        assert self.anvil is not None
+        for i in range(self.options.oracles):
+            self.layout.oracle_dir(i).mkdir(parents=True, exist_ok=True)
+            db = self._db_url(i)
+            serve = self.supervisor.start(
+                f"oracle-{i}",
+                [
+                    *depinkit_command(), "oracle", "serve",
+                    "--db", db,
+                    "--host", "127.0.0.1",
+                    "--port", str(self._ports[i]),
+                    "--chain-id", str(deployment.chain_id),
+                    "--registry", deployment.registry,
+                    "--migrate",
+                ],
+            )  # fmt: skip
+            self.oracle_children.append(serve)
+        # All oracles boot at once; each indexer starts after its oracle migrated the store.
+        for i, serve in enumerate(list(self.oracle_children)):
+            db = self._db_url(i)
+            self.supervisor.wait_http(serve, f"{self._oracle_url(i)}/v1/health")
+            index = self.supervisor.start(
+                f"indexer-{i}",
+                [
+                    *depinkit_command(), "oracle", "index",
+                    "--rpc", self.anvil.url,
+                    "--manifest", str(self.layout.manifest),
+                    "--db", db,
+                ],
+            )  # fmt: skip
+            self.indexer_children.append(index)
+            self._stores.append(Store.open(db))
+
+    def _db_url(self, index: int) -> str:
+        if self.options.db_url is None:
+            return self.layout.sqlite_url(index)
+        return postgres_database_url(self.options.db_url, index)
+
+    def _start_agents(self) -> None:
+        for i in range(self.options.devices):
+            self.agent_children.append(
+                self.supervisor.start(
+                    f"device-{i}",
+                    [*depinkit_command(), "agent", "run", "--config", str(self.layout.agent_dir(i))],
+                )
+            )
+
+    # --- what the live view shows -------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        assert self.depin is not None
+        depin = self.depin
+        block = depin.chain.block_number()
+        now = depin.chain.now()
+        genesis = depin.deployment.parameters[P.EPOCH_GENESIS]
+        length = self.options.epoch_length_s
+        epoch = max(0, (now - genesis) // length)
+        stored = [_reports_per_device(store) for store in self._stores]
+        views = []
+        for index, address in enumerate(self._devices):
+            record = depin.registry.device(address)
+            ack, pending = _agent_counts(self.layout.agent_dir(index), address)
+            views.append(
+                DeviceView(
+                    index=index,
+                    address=address,
+                    owner=record.owner,
+                    h3_cell=h3.int_to_str(record.h3_cell) if record.h3_cell else "-",
+                    status=DeviceStatus(record.status).name.lower(),
+                    acknowledged=ack,
+                    pending=pending,
+                    stored=tuple(s.get(address, 0) for s in stored),
+                )
+            )
+        return Snapshot(
+            chain_id=depin.deployment.chain_id,
+            block=block,
+            epoch=epoch,
+            seconds_to_next_epoch=int(genesis + (epoch + 1) * length - now),
+            oracles_up=tuple(c.alive() for c in self.oracle_children),
+            agents_up=sum(c.alive() for c in self.agent_children),
+            devices=tuple(views),
+        )
+
+
+def depinkit_command() -> list[str]:
+    """The `depinkit` CLI of this very interpreter (no reliance on PATH)."""
+    return [sys.executable, "-m", "depinkit"]
+
+
+def postgres_database_url(base: str, index: int) -> str:
+    """One database per oracle on the given server, created when missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    if not url.drivername.startswith("postgresql"):
+        raise DevnetError(f"--db takes a PostgreSQL URL, got {url.drivername}")
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"{url.database or 'depinkit'}_oracle{index}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def device_cell(index: int) -> str:
+    """Devices on a 5-wide grid about 2 km apart, so each has a cell of its own."""
+    row, col = divmod(index, 5)
+    lat, lng = DEVNET_CENTER[0] + 0.018 * row, DEVNET_CENTER[1] + 0.03 * col
+    return str(h3.latlng_to_cell(lat, lng, DEVNET_CELL_RES))
+
+
+def _local(account: Account) -> LocalAccount:
+    return EthAccount.from_key(account.private_key)
+
+
+def _device_account(directory: Path) -> Account:
+    config = load_config(directory / CONFIG_FILENAME)
+    passphrase = (directory / config.device.passphrase_file).read_text(encoding="utf-8").strip()
+    return load_keystore(directory / config.device.keystore, passphrase)
+
+
+def _reports_per_device(store: Store) -> dict[str, int]:
+    query = select(reports_table.c.device, func.count()).group_by(reports_table.c.device)
+    with store.engine.connect() as conn:
+        return {str(device): int(n) for device, n in conn.execute(query)}
+
+
+def _agent_counts(directory: Path, device: str) -> tuple[int, int]:
+    """(acknowledged by every oracle, still pending somewhere) from the agent's outbox."""
+    config = load_config(directory / CONFIG_FILENAME)
+    if not config.outbox_path.exists():
+        return 0, 0
+    names = [o.name for o in config.oracles]
+    with Outbox(config.outbox_path, device=device, oracles=names) as outbox:
+        counts = outbox.counts()
+    acknowledged = min((c.acked for c in counts), default=0)
+    pending = max((c.pending for c in counts), default=0)
+    return acknowledged, pending
+
+
+__all__ = ["Devnet", "DevnetError", "DevnetOptions", "Snapshot", "TOKEN"]

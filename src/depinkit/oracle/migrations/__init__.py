@@ -1,0 +1,1 @@
+"""Alembic migrations of the oracle store (run by depinkit.oracle.store.migrate)."""

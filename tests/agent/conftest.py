@@ -148,4 +148,4 @@ def harness_factory(tmp_path: Path, account: Account) -> Iterator[Callable[..., 
 
     yield build
     for runtime in made:
-        runtime.outbox.close()
+        runtime.close()

@@ -1,8 +1,8 @@
 """The agent against the real ingest service over HTTP on loopback.
 
 Each oracle is D's FastAPI app served by uvicorn in a thread, with its own
-SQLite store; the agent uses a real ``httpx.Client``. (The subprocess form,
-``depinkit oracle serve``, is exercised by the fault test.)
+SQLite store; the agent uses a real ``httpx.Client``. The last test runs
+``depinkit oracle serve`` as its own process, as the fault test does.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from depinkit.oracle.store import DeviceStatus, Store
 
 from .conftest import CHAIN_ID, REGISTRY, make_config
 from .oracles import seed_device, sqlite_url, stored_ids
+from .processes import OracleProcess
 
 
 class RealOracle:
@@ -41,8 +42,8 @@ class RealOracle:
 def start_oracle(tmp_path: Path) -> Iterator[Callable[..., RealOracle]]:
     with ExitStack() as stack:
 
-        def start(name: str, *, chain_id: int = CHAIN_ID) -> RealOracle:
-            url = sqlite_url(tmp_path / f"{name}.sqlite3")
+        def start(name: str, *, chain_id: int = CHAIN_ID, url: str | None = None) -> RealOracle:
+            url = url or sqlite_url(tmp_path / f"{name}.sqlite3")
             store = Store.open(url, migrate=True)
             stack.callback(store.close)
             settings = OracleSettings(db_url=url, chain_id=chain_id, registry=REGISTRY)
@@ -75,9 +76,10 @@ def heartbeats(n: int) -> list[ReportDraft]:
 
 
 def test_every_oracle_stores_every_report(
-    tmp_path: Path, account: Account, start_oracle: Callable[..., RealOracle]
+    tmp_path: Path, account: Account, start_oracle: Callable[..., RealOracle], db_url: str
 ) -> None:
-    oracles = {"a": start_oracle("a"), "b": start_oracle("b")}
+    """Oracle ``a`` stores in ``db_url`` (SQLite, then PostgreSQL), ``b`` in SQLite."""
+    oracles = {"a": start_oracle("a", url=db_url), "b": start_oracle("b")}
     for oracle in oracles.values():
         seed_device(oracle.db_url, account.address)
     runtime = agent(tmp_path, account, oracles)
@@ -89,7 +91,7 @@ def test_every_oracle_stores_every_report(
             assert sorted(stored_ids(oracle.db_url)) == sorted(ids)
         assert all(c.acked == 300 and c.failed == 0 for c in runtime.outbox.counts())
     finally:
-        runtime.outbox.close()
+        runtime.close()
 
 
 def test_unknown_device_is_retried_until_the_oracle_knows_it(
@@ -107,7 +109,7 @@ def test_unknown_device_is_retried_until_the_oracle_knows_it(
         runtime.run(until_delivered=True)
         assert len(stored_ids(oracle.db_url)) == 5
     finally:
-        runtime.outbox.close()
+        runtime.close()
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,7 @@ def test_permanent_rejection_is_recorded_not_retried(
         assert {r.error_code for r in runtime.outbox.rejections()} == {code}
         assert stored_ids(oracle.db_url) == []
     finally:
-        runtime.outbox.close()
+        runtime.close()
 
 
 def test_agent_restart_resends_unacknowledged_as_duplicates(
@@ -159,11 +161,41 @@ def test_agent_restart_resends_unacknowledged_as_duplicates(
         headers={"content-type": "application/msgpack"},
     )
     assert response.json()["accepted"] == 10
-    runtime.outbox.close()
+    runtime.close()
     runtime = agent(tmp_path, account, {"a": oracle})
     try:
         runtime.run(until_delivered=True)
         assert runtime.outbox.counts()[0].acked == 10
         assert len(stored_ids(oracle.db_url)) == 10
     finally:
-        runtime.outbox.close()
+        runtime.close()
+
+
+def test_delivery_to_oracle_serve_subprocess(tmp_path: Path, account: Account) -> None:
+    """The same path against `depinkit oracle serve` running as its own process."""
+    url = sqlite_url(tmp_path / "served.sqlite3")
+    seed_device(url, account.address)
+    server = OracleProcess("served", tmp_path, url, chain_id=CHAIN_ID, registry=REGISTRY)
+    server.start()
+    try:
+        config = make_config(
+            tmp_path / "agent",
+            {"served": server.url},
+            sender={"initial_backoff_ms": 20, "max_backoff_ms": 200, "idle_poll_s": 0.05},
+        )
+        runtime = build_runtime(
+            config,
+            account,
+            roles=[],
+            client=httpx.Client(),
+            clock=SystemClock(),
+            rng=random.Random(1),
+        )
+        try:
+            runtime.enqueue(heartbeats(200))
+            runtime.run(until_delivered=True)
+            assert sorted(stored_ids(url)) == sorted(runtime.outbox.report_ids())
+        finally:
+            runtime.close()
+    finally:
+        server.stop()

@@ -56,7 +56,7 @@ def test_seqs_continue_across_restarts(harness_factory: Callable[..., Harness]) 
     first = harness_factory(roles=[HeartbeatRole(Heartbeat, interval_s=1)])
     first.runtime.run(max_ticks=5)
     made = first.runtime.outbox.next_seq()
-    first.runtime.outbox.close()
+    first.runtime.close()
     second = harness_factory(roles=[HeartbeatRole(Heartbeat, interval_s=1)], clock=first.clock)
     second.runtime.run(max_ticks=5)
     seqs = [r.seq for r in stored_reports(second)]
@@ -87,7 +87,8 @@ class Huge(msgspec.Struct):
 @pytest.mark.parametrize(
     "draft",
     [
-        ("uptime", "heartbeat", Heartbeat(uptime_s=1)),  # a plain tuple, not a ReportDraft
+        ("uptime", "heartbeat", {"uptime_s": 1}),  # body not a Struct
+        ("uptime", Heartbeat(uptime_s=1)),  # not a triple
         ReportDraft("Bad Name!", "heartbeat", Heartbeat(uptime_s=1)),
         ReportDraft("uptime", "heartbeat", Huge(blob=b"x" * 20_000)),
     ],
@@ -99,6 +100,18 @@ def test_invalid_draft_stores_nothing(
     with pytest.raises(RoleError):
         h.runtime.run_due_roles()
     assert h.runtime.outbox.report_count() == 0 and h.runtime.outbox.next_seq() == 0
+
+
+def test_plain_tuples_are_drafts(harness_factory: Callable[..., Harness]) -> None:
+    class TupleRole:
+        name = "tuples"
+        interval_s = 1.0
+
+        def produce(self, ctx: RoleContext) -> list[tuple[str, str, msgspec.Struct]]:
+            return [("uptime", "heartbeat", Heartbeat(uptime_s=7))]
+
+    h = harness_factory(roles=[TupleRole()])
+    assert h.runtime.run_due_roles() == 1
 
 
 def test_run_until_delivered_and_stop(harness_factory: Callable[..., Harness]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -145,7 +146,10 @@ def test_batch_above_the_oracle_limit_is_halved(harness_factory: Callable[..., H
     h.runtime.enqueue(heartbeats(100))
     h.runtime.sender.step()
     assert oracle.requests[0] == 100 and h.runtime.outbox.counts()[0].acked == 100
-    assert max(oracle.requests[1:]) <= 30 and len(oracle.stored) == 100
+    assert oracle.requests == [100, 50, 25, 25, 50, 25, 25] and len(oracle.stored) == 100
+    h.runtime.enqueue(heartbeats(60))
+    h.runtime.sender.step()  # the learnt limit holds: no more refusals
+    assert oracle.requests[7:] == [25]
 
 
 def test_duplicate_counts_as_acknowledged(harness_factory: Callable[..., Harness]) -> None:
@@ -159,12 +163,17 @@ def test_duplicate_counts_as_acknowledged(harness_factory: Callable[..., Harness
 
 
 def test_unreadable_success_is_retried(harness_factory: Callable[..., Harness]) -> None:
-    oracle = ScriptedOracle("a", script=[204])
+    oracle = ScriptedOracle("a", script=[204, 204, 204])
     h = harness_factory(oracles=[oracle])
     h.runtime.enqueue(heartbeats(1))
-    report = h.runtime.sender.step()
-    assert report.unavailable == ["a"]
+    sender = h.runtime.sender
+    for _ in range(3):
+        assert sender.step().unavailable == ["a"]
+        h.clock.advance((sender.blocked_until_ms("a") - h.clock.now_ms()) / 1000)
+    assert sender.oracle_backoff("a").failures == 3  # grows like any outage
     drain(h)
+    assert oracle.requests == [1, 1, 1, 1]
+    assert h.runtime.sender.oracle_backoff("a").failures == 0
     assert len(oracle.stored) == 1
 
 
@@ -195,3 +204,27 @@ def test_hostile_error_body_is_survived(harness_factory: Callable[..., Harness])
     h.runtime.enqueue(heartbeats(1))
     h.runtime.sender.step()
     assert h.runtime.outbox.rejections()[0].error_code == "http_400"
+
+
+def test_a_slow_oracle_does_not_hold_back_the_others(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    """Oracle ``slow`` answers only once ``fast`` has been asked: a happens-before check."""
+    fast_asked = threading.Event()
+    slow, fast = ScriptedOracle("slow"), ScriptedOracle("fast")
+    slow_handle, fast_handle = slow.handle, fast.handle
+
+    def slow_handler(request: httpx.Request) -> httpx.Response:
+        assert fast_asked.wait(timeout=60), "posts to oracles ran one after another"
+        return slow_handle(request)
+
+    def fast_handler(request: httpx.Request) -> httpx.Response:
+        fast_asked.set()
+        return fast_handle(request)
+
+    slow.handle = slow_handler  # type: ignore[method-assign]
+    fast.handle = fast_handler  # type: ignore[method-assign]
+    h = harness_factory(oracles=[slow, fast])
+    h.runtime.enqueue(heartbeats(3))
+    report = h.runtime.sender.step()
+    assert report.acked == 6 and len(slow.stored) == len(fast.stored) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,3 +143,27 @@ def test_large_tree_proofs() -> None:
         proof = tree.proof(i)
         assert 14 <= len(proof) <= 15
         assert verify(tree.root, account, amount, proof)
+
+
+def test_dump_matches_openzeppelin_and_loads_back() -> None:
+    tree = build(OZ_VALUES)
+    dump = tree.dump()
+    assert dump["format"] == "standard-v1"
+    assert dump["leafEncoding"] == ["address", "uint256"]
+    assert dump["tree"] == [OZ_ROOT, OZ_LEAF_0, OZ_LEAF_1]
+    assert dump["values"][0] == {
+        "value": [OZ_VALUES[0][0], "5000000000000000000"],
+        "treeIndex": 1,
+    }
+    assert merkle.load(json.loads(json.dumps(dump))).root == tree.root
+
+
+def test_load_refuses_tampered_or_malformed_dumps() -> None:
+    dump = build(OZ_VALUES).dump()
+    dump["values"][0]["value"][1] = "6000000000000000000"
+    with pytest.raises(MerkleError, match="does not match"):
+        merkle.load(dump)
+    with pytest.raises(MerkleError, match="standard-v1"):
+        merkle.load({**build(OZ_VALUES).dump(), "leafEncoding": ["uint256"]})
+    with pytest.raises(MerkleError, match="malformed"):
+        merkle.load({"format": "standard-v1"})

@@ -211,3 +211,14 @@ def test_concurrent_copies_of_a_batch_are_stored_once(
         statuses = sorted(answer[index] for answer in answers)
         assert statuses == ["accepted", "duplicate", "duplicate", "duplicate"]
     assert ingest.store.count_reports() == 20
+
+
+def test_deeply_nested_batches_are_malformed_not_a_crash(ingest: Ingest) -> None:
+    depth = 200_000  # deeper than the recursion limit web3 (py_ecc) sets at import
+    for media, body in [
+        ("application/json", b'{"reports": [' + b"[" * depth + b"]" * depth + b"]}"),
+        ("application/msgpack", b"\x81\xa7reports\x91" + b"\x91" * depth + b"\xc0"),
+    ]:
+        reply = ingest.post(body, media)
+        assert reply.status_code == 400 and reply.json()["code"] == "malformed"
+    assert ingest.client.get("/v1/health").status_code == 200

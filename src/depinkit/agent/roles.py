@@ -25,7 +25,7 @@ edge that assembles an agent (the CLI) passes ``depinkit.networks.uptime``'s
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -59,6 +59,9 @@ class RoleContext:
     rng: random.Random  # the runtime's injected randomness
 
 
+Produced = tuple[str, str, msgspec.Struct]  # a ReportDraft or a plain (network, kind, body)
+
+
 class Role(Protocol):
     """A unit of periodic work for one network."""
 
@@ -68,8 +71,8 @@ class Role(Protocol):
     @property
     def interval_s(self) -> float: ...
 
-    def produce(self, ctx: RoleContext) -> list[ReportDraft]:
-        """Return the reports to sign now (an empty list is fine)."""
+    def produce(self, ctx: RoleContext) -> Sequence[Produced]:
+        """Return the reports to sign now: (network, kind, body) triples, maybe none."""
         ...
 
 

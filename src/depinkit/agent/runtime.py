@@ -1,19 +1,20 @@
 """The agent runtime: run roles on their schedule, sign, store, deliver.
 
-One thread, one loop, driven by an injected :class:`Clock`:
+One loop on one thread, driven by an injected :class:`Clock`:
 
 1. every role whose time has come produces drafts; the drafts of one tick are
    signed and committed to the outbox in one transaction, together with the
    sequence numbers they consume (so a seq is never reused, even across
    ``kill -9``: an uncommitted transaction releases its numbers unused);
-2. the sender posts one batch to each oracle that is due;
+2. the sender posts one batch to each oracle that is due (the POSTs to
+   different oracles run in parallel; their outcomes are recorded here);
 3. the loop sleeps until the next role run or delivery retry, at most
    ``sender.idle_poll_s``.
 
-Why one thread: the outbox has one writer, the order of events is
-reproducible with a :class:`~depinkit.agent.clock.ManualClock`, and a device
-has little to do. A role run that is late (the device slept) runs once, not
-once per missed interval: a burst of stale heartbeats proves nothing.
+Why one thread owns everything else: the outbox has one writer and the order
+of events is reproducible with a :class:`~depinkit.agent.clock.ManualClock`.
+A role run that is late (the device slept) runs once, not once per missed
+interval: a burst of stale heartbeats proves nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import msgspec
 
 from depinkit.agent.clock import Clock
 from depinkit.agent.config import AgentConfig
@@ -40,6 +42,19 @@ from depinkit.core.keys import Account
 def epoch_at(now_ms: int, *, genesis_ms: int, length_s: int) -> int:
     """The epoch containing ``now_ms`` (0 before genesis)."""
     return max(0, (now_ms - genesis_ms) // (length_s * 1000))
+
+
+def as_draft(role: str, produced: object) -> ReportDraft:
+    """A role's output as a ReportDraft: any (network, kind, body Struct) triple."""
+    if (
+        isinstance(produced, tuple)
+        and len(produced) == 3
+        and isinstance(produced[0], str)
+        and isinstance(produced[1], str)
+        and isinstance(produced[2], msgspec.Struct)
+    ):
+        return ReportDraft(*produced)
+    raise RoleError(f"role {role!r} produced {produced!r}, not (network, kind, body Struct)")
 
 
 @dataclass
@@ -110,6 +125,11 @@ class AgentRuntime:
         self._metrics_due_ms = self.started_ms
         self._prune_due_ms = self.started_ms
 
+    def close(self) -> None:
+        """Release the sender's threads and the outbox (the HTTP client is the caller's)."""
+        self.sender.close()
+        self.outbox.close()
+
     # -- producing -------------------------------------------------------
 
     def epoch_now(self, now_ms: int) -> int:
@@ -145,13 +165,7 @@ class AgentRuntime:
         for item in self._schedule:
             if item.next_ms > now:
                 continue
-            produced = item.role.produce(context)
-            for draft in produced:
-                if not isinstance(draft, ReportDraft):
-                    raise RoleError(
-                        f"role {item.role.name!r} produced {draft!r}, not a ReportDraft"
-                    )
-            drafts.extend(produced)
+            drafts.extend(as_draft(item.role.name, d) for d in item.role.produce(context))
             interval_ms = max(1, round(item.role.interval_s * 1000))
             item.next_ms += interval_ms
             if item.next_ms <= now:  # fell behind: run once, then keep the cadence from now

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -54,6 +55,7 @@ RETRYABLE_CODES = frozenset(
     }
 )  # every other per-report code is permanent (see docs/oracle/ingest.md for the list)
 TRANSIENT_HTTP = frozenset({408, 425, 429})  # plus every 5xx
+TOO_LARGE_HTTP = 413  # the batch exceeds the oracle's limit
 
 
 class ReportResult(msgspec.Struct, frozen=True):
@@ -90,6 +92,7 @@ class _OracleState:
     backoff: Backoff
     blocked_until_ms: int = 0
     last_error: str = ""
+    batch_limit: int | None = None  # learnt from a 413: the oracle's batch limit is lower
 
 
 class Sender:
@@ -112,6 +115,7 @@ class Sender:
         self._clock = clock
         self._rng = rng
         self._metrics = metrics
+        self._executor: ThreadPoolExecutor | None = None  # created when 2+ oracles are due
         self._oracles = [
             _OracleState(
                 endpoint,
@@ -151,62 +155,120 @@ class Sender:
         return min(wakes, default=None)
 
     def step(self) -> StepReport:
-        """Send one batch to each oracle that has due reports and is not backing off."""
+        """Send one batch to each oracle that has due reports and is not backing off.
+
+        The POSTs to different oracles run concurrently, so a slow oracle does
+        not hold back the others; every outbox write stays on this thread.
+        """
         result = StepReport()
+        plans: list[tuple[_OracleState, list[Outgoing]]] = []
         for state in self._oracles:
             now = self._clock.now_ms()
             if now < state.blocked_until_ms:
                 continue
-            batch = self.outbox.due(state.endpoint.name, now, self.settings.batch_size)
+            limit = min(self.settings.batch_size, state.batch_limit or self.settings.batch_size)
+            batch = self.outbox.due(state.endpoint.name, now, limit)
             if batch:
-                self._deliver(state, batch, result)
+                plans.append((state, batch))
+        for (state, batch), response in zip(plans, self._post_all(plans), strict=True):
+            self._handle(state, batch, response, result)
         return result
+
+    def close(self) -> None:
+        """Stop the posting threads (the HTTP client belongs to the caller)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     # -- one batch -------------------------------------------------------
 
+    def _post_all(
+        self, plans: list[tuple[_OracleState, list[Outgoing]]]
+    ) -> list[httpx.Response | None]:
+        if len(plans) < 2:
+            return [self._post(state, batch) for state, batch in plans]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=len(self._oracles), thread_name_prefix="depinkit-agent-post"
+            )
+        return list(self._executor.map(lambda plan: self._post(*plan), plans))
+
     def _deliver(self, state: _OracleState, batch: list[Outgoing], result: StepReport) -> None:
-        name = state.endpoint.name
-        response = self._post(state, batch)
+        self._handle(state, batch, self._post(state, batch), result)
+
+    def _handle(
+        self,
+        state: _OracleState,
+        batch: list[Outgoing],
+        response: httpx.Response | None,
+        result: StepReport,
+    ) -> None:
         result.sent += len(batch)
         if self._metrics is not None:
-            self._metrics.sent.labels(name).inc(len(batch))
+            self._metrics.sent.labels(state.endpoint.name).inc(len(batch))
         now = self._clock.now_ms()
-        if response is None or _is_transient(response.status_code):
-            self.outbox.record_attempts(name, [item.pk for item in batch])
-            if response is not None:
-                state.last_error = f"HTTP {response.status_code}"
-            delay = state.backoff.failure()
-            state.blocked_until_ms = now + delay
-            result.unavailable.append(name)
-            if state.backoff.failures == 1:  # log the outage once, not every retry
-                _log.warning("oracle %s unavailable (%s); retrying", name, state.last_error)
-            if self._metrics is not None:
-                self._metrics.failed_attempts.labels(name).inc(len(batch))
-            return
+        results = None if response is None else _parse_results(response, len(batch))
+        if response is not None and not _is_transient(response.status_code):
+            if results is not None:
+                self._answered(state)
+                self._apply_results(state, batch, results, now, result)
+                return
+            if not response.is_success:
+                self._answered(state)
+                self._refused(state, batch, response, now, result)
+                return
+            state.last_error = f"HTTP {response.status_code} without per-report results"
+        elif response is not None:
+            state.last_error = f"HTTP {response.status_code}"
+        self._unavailable(state, batch, now, result)
+
+    def _unavailable(
+        self, state: _OracleState, batch: list[Outgoing], now: int, result: StepReport
+    ) -> None:
+        """No usable answer: nothing changes state; the oracle backs off."""
+        name = state.endpoint.name
+        self.outbox.record_attempts(name, [item.pk for item in batch])
+        state.blocked_until_ms = now + state.backoff.failure()
+        result.unavailable.append(name)
+        if state.backoff.failures == 1:  # log the outage once, not every retry
+            _log.warning("oracle %s unavailable (%s); retrying", name, state.last_error)
+        if self._metrics is not None:
+            self._metrics.failed_attempts.labels(name).inc(len(batch))
+
+    def _answered(self, state: _OracleState) -> None:
         if state.backoff.failures:
-            _log.warning("oracle %s answers again after %d failures", name, state.backoff.failures)
+            _log.warning(
+                "oracle %s answers again after %d failures",
+                state.endpoint.name,
+                state.backoff.failures,
+            )
         state.backoff.success()
         state.blocked_until_ms = 0
-        results = _parse_results(response, len(batch))
-        if results is None:
-            if response.is_success:  # 2xx without per-report results: a broken oracle
-                state.last_error = f"HTTP {response.status_code}: unreadable results"
-                self.outbox.record_attempts(name, [item.pk for item in batch])
-                state.blocked_until_ms = now + state.backoff.failure()
-                result.unavailable.append(name)
-                return
-            if len(batch) > 1:  # halve until the refused report is alone (or the batch fits)
-                middle = len(batch) // 2
-                for half in (batch[:middle], batch[middle:]):
-                    if self._clock.now_ms() >= state.blocked_until_ms:
-                        self._deliver(state, half, result)
-                return
-            code = _error_code(response)
-            state.last_error = code
-            self.outbox.record_outcome(name, now, failed=[(batch[0].pk, code)])
-            result.failed += 1
+
+    def _refused(
+        self,
+        state: _OracleState,
+        batch: list[Outgoing],
+        response: httpx.Response,
+        now: int,
+        result: StepReport,
+    ) -> None:
+        """A 4xx for the whole request: halve to isolate the cause, then fail it."""
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            if response.status_code == TOO_LARGE_HTTP:  # remember, so later steps fit
+                state.batch_limit = min(middle, state.batch_limit or middle)
+            for half in (batch[:middle], batch[middle:]):
+                if self._clock.now_ms() >= state.blocked_until_ms:
+                    self._deliver(state, half, result)
             return
-        self._apply_results(state, batch, results, now, result)
+        code = _error_code(response)
+        state.last_error = code
+        self.outbox.record_outcome(state.endpoint.name, now, failed=[(batch[0].pk, code)])
+        _log.warning(
+            "oracle %s rejected report #%d for good: %s", state.endpoint.name, batch[0].pk, code
+        )
+        result.failed += 1
 
     def _apply_results(
         self,

@@ -298,7 +298,7 @@ def run(config_path: ConfigOption = Path(".")) -> None:
     try:
         runtime.run(stop=stop)
     finally:
-        runtime.outbox.close()
+        runtime.close()
 
 
 @app.command(hidden=True)
@@ -341,7 +341,7 @@ def emit(
         runtime.refresh_metrics(force=True)
         console.print(f"enqueued {made}; outbox holds {runtime.outbox.report_count()} reports")
     finally:
-        runtime.outbox.close()
+        runtime.close()
 
 
 @app.command()

@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
-from eth_account import Account as EthAccount
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
 from depinkit.core.errors import DepinkitError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -52,6 +53,8 @@ def _passphrase(passphrase_file: Path | None) -> str:
 
 
 def _deployer(key_file: Path | None, passphrase_file: Path | None) -> LocalAccount:
+    from eth_account import Account as EthAccount  # deferred: eth_account is slow to import
+
     from depinkit.chain import dev_account
     from depinkit.core.keystore import load_keystore
 

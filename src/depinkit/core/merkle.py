@@ -26,6 +26,8 @@ from depinkit.core.errors import DepinkitError
 UINT256_MAX: Final[int] = 2**256 - 1  # largest uint256, the Solidity type of a cumulative amount
 ADDRESS_BYTES: Final[int] = 20  # an EVM address
 NODE_BYTES: Final[int] = 32  # a keccak256 digest
+DUMP_FORMAT: Final[str] = "standard-v1"  # @openzeppelin/merkle-tree's dump format name
+LEAF_ENCODING: Final[tuple[str, str]] = ("address", "uint256")
 
 
 class MerkleError(DepinkitError, ValueError):
@@ -191,6 +193,21 @@ class MerkleTree:
     def proof_hex(self, key: int | str | bytes) -> list[str]:
         return ["0x" + p.hex() for p in self.proof(key)]
 
+    def dump(self) -> dict[str, Any]:
+        """The tree in @openzeppelin/merkle-tree's ``standard-v1`` JSON form.
+
+        Amounts are decimal strings, as that library writes them, so JSON never rounds them.
+        """
+        return {
+            "format": DUMP_FORMAT,
+            "leafEncoding": list(LEAF_ENCODING),
+            "tree": ["0x" + n.hex() for n in self._nodes],
+            "values": [
+                {"value": ["0x" + a.hex(), str(v)], "treeIndex": t}
+                for a, v, t in zip(self._accounts, self._amounts, self._tree_index, strict=True)
+            ],
+        }
+
 
 def build(entries: Iterable[tuple[str | bytes, int]]) -> MerkleTree:
     """Build the tree of ``(account, cumulative amount)`` pairs; each account at most once.
@@ -251,3 +268,22 @@ def build(entries: Iterable[tuple[str | bytes, int]]) -> MerkleTree:
 def root(entries: Iterable[tuple[str | bytes, int]]) -> bytes:
     """The root of the tree of ``entries`` (see :func:`build`)."""
     return build(entries).root
+
+
+def load(dump: dict[str, Any]) -> MerkleTree:
+    """Rebuild a tree from a ``standard-v1`` dump, refusing one whose nodes do not match.
+
+    The values are re-hashed rather than trusted: a dump edited by hand (or by an attacker
+    serving proofs) raises MerkleError instead of producing proofs for a different root.
+    """
+    try:
+        if dump["format"] != DUMP_FORMAT or list(dump["leafEncoding"]) != list(LEAF_ENCODING):
+            raise MerkleError("not a standard-v1 (address, uint256) Merkle tree dump")
+        values = [(v["value"][0], int(v["value"][1])) for v in dump["values"]]
+        claimed = [bytes.fromhex(str(n)[2:]) for n in dump["tree"]]
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise MerkleError(f"malformed Merkle tree dump: {exc}") from exc
+    tree = build(values)
+    if list(tree.nodes) != claimed:
+        raise MerkleError("Merkle tree dump does not match its values")
+    return tree

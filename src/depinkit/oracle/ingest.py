@@ -85,7 +85,7 @@ class Ingestor:
             hex_id = None if rid is None else report_id_hex(rid)
             outcomes[i] = Outcome(i, codes.REJECTED, hex_id, code, message)
 
-        # 1-3. size and decoding happened in wire.decode_item; now signatures.
+        # Size and decoding happened in wire.ReportDecoder; now signatures.
         verified = self._verify_all(items)
         live: list[tuple[int, Report, bytes, bytes]] = []  # index, report, raw, id
         for i, item in enumerate(items):
@@ -97,15 +97,15 @@ class Ingestor:
             elif isinstance(result, bytes):
                 live.append((i, item[0], item[1], result))
 
-        # Already stored: acknowledged as duplicates whatever changed since.
-        stored = self._store.existing_report_ids(rid for _, _, _, rid in live) if live else set()
-        checked: list[tuple[int, Report, bytes, bytes]] = []
-        for entry in live:
-            if entry[3] in stored:
-                outcomes[entry[0]] = Outcome(entry[0], codes.DUPLICATE, report_id_hex(entry[3]))
-            else:
-                checked.append(entry)
+        # A report failing a check below may have been stored before (when it
+        # passed): those are duplicates, found with one lookup after the loop,
+        # so the common all-good batch needs no extra read.
+        deferred: list[tuple[int, str, str, bytes]] = []
 
+        def fail(i: int, code: str, message: str, rid: bytes) -> None:
+            deferred.append((i, code, message, rid))
+
+        checked = live
         devices = self._directory.lookup({r.device for _, r, _, _ in checked}) if checked else {}
         now = self._clock.now_ms()
         earliest, latest = now - self._max_age_ms, now + self._max_future_ms
@@ -115,21 +115,21 @@ class Ingestor:
         for i, report, raw, rid in checked:
             device = devices.get(report.device)
             if device is None:
-                reject(i, codes.UNKNOWN_DEVICE, f"device {report.device} is not registered", rid)
+                fail(i, codes.UNKNOWN_DEVICE, f"device {report.device} is not registered", rid)
                 continue
             if device.status != DeviceStatus.ACTIVE:
-                reject(i, codes.INACTIVE_DEVICE, f"device {report.device} is {device.status}", rid)
+                fail(i, codes.INACTIVE_DEVICE, f"device {report.device} is {device.status}", rid)
                 continue
             try:
                 body_type = self._networks.body_type(report.network, report.kind)
             except UnknownNetwork as exc:
-                reject(i, codes.UNKNOWN_NETWORK, str(exc), rid)
+                fail(i, codes.UNKNOWN_NETWORK, str(exc), rid)
                 continue
             except UnknownKind as exc:
-                reject(i, codes.UNKNOWN_KIND, str(exc), rid)
+                fail(i, codes.UNKNOWN_KIND, str(exc), rid)
                 continue
             if device.network_id != self._network_id(report.network):
-                reject(
+                fail(
                     i,
                     codes.NETWORK_MISMATCH,
                     f"device {report.device} is registered on another network",
@@ -139,10 +139,10 @@ class Ingestor:
             try:
                 decode_body(report, body_type)
             except DecodeError as exc:
-                reject(i, codes.MALFORMED_BODY, f"body is not a valid {report.kind}: {exc}", rid)
+                fail(i, codes.MALFORMED_BODY, f"body is not a valid {report.kind}: {exc}", rid)
                 continue
             if report.timestamp_ms > latest:
-                reject(
+                fail(
                     i,
                     codes.TIMESTAMP_IN_FUTURE,
                     f"timestamp {report.timestamp_ms} is more than "
@@ -151,7 +151,7 @@ class Ingestor:
                 )
                 continue
             if report.timestamp_ms < earliest:
-                reject(
+                fail(
                     i,
                     codes.TIMESTAMP_TOO_OLD,
                     f"timestamp {report.timestamp_ms} is more than "
@@ -164,7 +164,7 @@ class Ingestor:
                 continue
             key = (report.device, report.seq)
             if key in seen_seq:
-                reject(i, codes.SEQ_REPLAYED, _replay_message(report.device, report.seq), rid)
+                fail(i, codes.SEQ_REPLAYED, _replay_message(report.device, report.seq), rid)
                 continue
             seen_seq.add(key)
             row_index[rid] = i
@@ -194,6 +194,14 @@ class Ingestor:
                 else:
                     outcomes[i] = Outcome(i, codes.ACCEPTED, report_id_hex(row.id))
                     accepted_networks[row.network] = accepted_networks.get(row.network, 0) + 1
+
+        if deferred:
+            stored = self._store.existing_report_ids(rid for _, _, _, rid in deferred)
+            for i, code, message, rid in deferred:
+                if rid in stored:
+                    outcomes[i] = Outcome(i, codes.DUPLICATE, report_id_hex(rid))
+                else:
+                    reject(i, code, message, rid)
 
         final = [o for o in outcomes if o is not None]
         if len(final) != len(items):

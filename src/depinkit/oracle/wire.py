@@ -21,6 +21,8 @@ MEDIA_TYPES = (MSGPACK, "application/x-msgpack", JSON)
 MAX_JSON_REPORT_BYTES = 2 * MAX_REPORT_BYTES  # base64 bodies: JSON is up to ~4/3 the msgpack size
 ENVELOPE_SLACK_BYTES = 64  # bytes: batch map header and per-item length prefixes headroom
 
+# RecursionError: a batch item nested deeper than the interpreter's recursion
+# limit (web3's py_ecc raises it to 100000) is malformed input, not a crash.
 _BIN_HEADERS = frozenset((0xC4, 0xC5, 0xC6))  # msgpack bin8/16/32
 _MAP_HEADERS = frozenset((*range(0x80, 0x90), 0xDE, 0xDF))  # msgpack fixmap/map16/map32
 
@@ -82,7 +84,7 @@ def split_body(body: bytes, media: str, max_batch: int) -> tuple[bool, list[byte
             return False, [body]
         try:
             batch = _MSGPACK_BATCH.decode(body)
-        except msgspec.MsgspecError as exc:
+        except (msgspec.MsgspecError, RecursionError) as exc:
             raise ReportRejected(codes.MALFORMED, f"batch does not decode: {exc}") from None
         _check_count(len(batch.reports), max_batch)
         return True, [_unwrap_bin(item) for item in batch.reports]
@@ -91,7 +93,7 @@ def split_body(body: bytes, media: str, max_batch: int) -> tuple[bool, list[byte
         return False, [body]
     try:
         batch = _JSON_BATCH.decode(body)
-    except msgspec.MsgspecError as exc:
+    except (msgspec.MsgspecError, RecursionError) as exc:
         raise ReportRejected(codes.MALFORMED, f"batch does not decode: {exc}") from None
     _check_count(len(batch.reports), max_batch)
     return True, [bytes(item) for item in batch.reports]
@@ -144,7 +146,7 @@ class ReportDecoder:
                 )
             try:
                 report = _MSGPACK_REPORT.decode(raw)
-            except msgspec.MsgspecError as exc:
+            except (msgspec.MsgspecError, RecursionError) as exc:
                 return ReportRejected(codes.MALFORMED, str(exc))
             return self._checked_device(report, raw)
         if len(raw) > MAX_JSON_REPORT_BYTES:
@@ -153,7 +155,7 @@ class ReportDecoder:
             )
         try:
             report = _JSON_REPORT.decode(raw)
-        except msgspec.MsgspecError as exc:
+        except (msgspec.MsgspecError, RecursionError) as exc:
             return ReportRejected(codes.MALFORMED, str(exc))
         encoded = encode_report(report)
         if len(encoded) > MAX_REPORT_BYTES:

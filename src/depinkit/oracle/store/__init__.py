@@ -7,8 +7,9 @@ caller that acknowledges after a store call acknowledges durable data.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine
 
@@ -33,6 +34,13 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Writers of this process queue on a
+        # lock (woken at once on release) rather than on SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms; busy_timeout still covers
+        # writers in other processes.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = False) -> Store:
@@ -62,6 +70,7 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """One write transaction, committed (durably) when the block exits cleanly."""
         with (
+            self._write_lock,
             self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
             conn.begin(),
         ):

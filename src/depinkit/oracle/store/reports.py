@@ -45,6 +45,9 @@ def insert_rows(conn: Connection, rows: Sequence[ReportRow]) -> InsertOutcome:
     """
     if not rows:
         return InsertOutcome(frozenset(), frozenset(), frozenset())
+    # One global order (by id) for every writer: concurrent batches sharing
+    # reports then wait on each other instead of deadlocking in PostgreSQL.
+    rows = sorted(rows, key=lambda r: r.id)
     if conn.dialect.name == "postgresql":
         inserted = _insert_postgresql(conn, rows)
     else:

@@ -31,7 +31,10 @@ def test_waits_for_http_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_child_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
-    script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('up', flush=True); time.sleep(60)"
+    )
     sup = Supervisor(log_dir=tmp_path)
     child = sup.start("stubborn", [sys.executable, "-c", script])
     sup.wait_until(child, lambda: "up" in child.tail(), timeout_s=30)

@@ -186,6 +186,7 @@ def test_msgpack_responses_metrics_and_openapi(
     assert {"/v1/reports", "/v1/reports/{report_id}", "/v1/health"} <= set(spec["paths"])
     assert "application/msgpack" in spec["paths"]["/v1/reports"]["post"]["requestBody"]["content"]
     assert {"BatchResult", "ErrorBody", "Outcome"} <= set(spec["components"]["schemas"])
+    assert ingest.client.get("/openapi.json").json() == spec
     assert ingest.client.get("/v1/health").json()["chain_id"] == 31337
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import h3
 from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from sqlalchemy import func, select
 
 from depinkit.agent.config import CONFIG_FILENAME, load_config
@@ -25,7 +26,7 @@ from depinkit.chain import params as P
 from depinkit.chain.anvil import Anvil, free_port
 from depinkit.chain.client import Chain, dev_account
 from depinkit.chain.depin import Depin
-from depinkit.chain.deploy import TOKEN, DeployConfig, Deployment, NetworkConfig, deploy
+from depinkit.chain.deploy import DeployConfig, Deployment, NetworkConfig, deploy
 from depinkit.chain.registry import DeviceStatus
 from depinkit.core.errors import DepinkitError
 from depinkit.core.keys import Account, load_keystore
@@ -167,7 +168,7 @@ class Devnet:
         if path.exists():
             deployment = Deployment.load(path)
             if deployment.chain_id != chain.chain_id or not chain.w3.eth.get_code(
-                deployment.registry
+                to_checksum_address(deployment.registry)
             ):
                 raise DevnetError(
                     f"{path} describes contracts this chain does not have "
@@ -295,12 +296,8 @@ class Devnet:
 
     def _start_agents(self) -> None:
         for i in range(self.options.devices):
-            self.agent_children.append(
-                self.supervisor.start(
-                    f"device-{i}",
-                    [*depinkit_command(), "agent", "run", "--config", str(self.layout.agent_dir(i))],
-                )
-            )
+            argv = [*depinkit_command(), "agent", "run", "--config", str(self.layout.agent_dir(i))]
+            self.agent_children.append(self.supervisor.start(f"device-{i}", argv))
 
     # --- what the live view shows -------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -404,4 +401,4 @@ def _agent_counts(directory: Path, device: str) -> tuple[int, int]:
     return acknowledged, pending
 
 
-__all__ = ["Devnet", "DevnetError", "DevnetOptions", "Snapshot", "TOKEN"]
+__all__ = ["Devnet", "DevnetError", "DevnetOptions", "Snapshot"]

@@ -235,6 +235,11 @@ def create_app(
     async def health(request: Request) -> Response:
         return _reply(request, Health("ok", domain.chain_id, domain.registry))
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_alias() -> Response:
+        """FastAPI's usual location, for tools that look there first."""
+        return Response(_JSON.encode(app.openapi()), media_type=wire.JSON)
+
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)

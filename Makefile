@@ -17,7 +17,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# npm ci refuses this lock: the registry here serves only the linux-x64 anvil binary, so the
+	# lock lacks the other platforms' optional packages. npm install still installs the locked versions.
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 devnet: bootstrap

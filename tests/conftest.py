@@ -15,10 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from depinkit.oracle.pgserver import PostgresServer, PostgresUnavailable, find_bindir
 
 REQUIRE_POSTGRES_ENV = "DEPINKIT_REQUIRE_POSTGRES"
+
+# Two noisy cores run the suite: hypothesis judges examples by what they find, never by time.
+settings.register_profile("depinkit", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("depinkit")
 
 
 def _postgres_required() -> bool:

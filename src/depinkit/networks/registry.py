@@ -2,9 +2,11 @@
 
 Registration is explicit: built-in networks are added by
 :func:`default_registry`, third-party ones through the Python entry point
-group ``depinkit.networks`` (each entry point names a :class:`NetworkSpec` or
-a zero-argument callable returning one). A registry is an ordinary object
-passed to whoever needs it; there is no process-wide one.
+group ``depinkit.networks``. An entry point names a :class:`NetworkModule`
+(instance or class), a :class:`NetworkSpec` (kinds only: ingest accepts its
+reports but no epoch pipeline scores them), or a zero-argument callable
+returning either. A registry is an ordinary object passed to whoever needs
+it; there is no process-wide one.
 """
 
 from __future__ import annotations
@@ -16,39 +18,25 @@ from importlib.metadata import EntryPoint, entry_points
 import msgspec
 
 from depinkit.core.envelope import NAME_PATTERN
-from depinkit.core.errors import DepinkitError
+from depinkit.networks.errors import NetworkError, UnknownKind, UnknownNetwork
+from depinkit.networks.module import NetworkModule, validate_module
+from depinkit.networks.spec import NetworkSpec
 
 ENTRY_POINT_GROUP = "depinkit.networks"  # where third-party packages register networks
 
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")  # network and kind names follow the envelope's rule
 
+Registrable = NetworkSpec | NetworkModule
 
-class NetworkError(DepinkitError):
-    """A network cannot be registered or looked up."""
-
-
-class UnknownNetwork(NetworkError, KeyError):
-    """No network of that name is registered."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "unknown network"
-
-
-class UnknownKind(NetworkError, KeyError):
-    """The network has no report kind of that name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown kind"
-
-
-class NetworkSpec(msgspec.Struct, frozen=True):
-    """What the core needs to know about a network: its report kinds.
-
-    ``kinds`` maps a kind name to the msgspec Struct type of its body.
-    """
-
-    name: str
-    kinds: dict[str, type]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NetworkError",
+    "NetworkRegistry",
+    "NetworkSpec",
+    "UnknownKind",
+    "UnknownNetwork",
+    "default_registry",
+]
 
 
 def _validate(spec: NetworkSpec) -> None:
@@ -64,24 +52,48 @@ def _validate(spec: NetworkSpec) -> None:
 
 
 class NetworkRegistry:
-    """A name -> NetworkSpec map that refuses duplicates and bad names."""
+    """A name -> network map that refuses duplicates and bad names.
 
-    def __init__(self, specs: Iterable[NetworkSpec] = ()) -> None:
+    Every entry has a :class:`NetworkSpec` (what ingest needs); entries
+    registered as a :class:`NetworkModule` also have the module (what the
+    epoch pipeline needs).
+    """
+
+    def __init__(self, networks: Iterable[Registrable] = ()) -> None:
         self._specs: dict[str, NetworkSpec] = {}
-        for spec in specs:
-            self.register(spec)
+        self._modules: dict[str, NetworkModule] = {}
+        for network in networks:
+            self.register(network)
 
-    def register(self, spec: NetworkSpec) -> None:
-        _validate(spec)
-        if spec.name in self._specs:
-            raise NetworkError(f"network {spec.name!r} is already registered")
-        self._specs[spec.name] = NetworkSpec(name=spec.name, kinds=dict(spec.kinds))
+    def register(self, network: Registrable) -> None:
+        module = None
+        if isinstance(network, NetworkModule):
+            validate_module(network)
+            module, network = network, network.spec()
+        _validate(network)
+        if network.name in self._specs:
+            raise NetworkError(f"network {network.name!r} is already registered")
+        self._specs[network.name] = NetworkSpec(name=network.name, kinds=dict(network.kinds))
+        if module is not None:
+            self._modules[network.name] = module
 
     def get(self, name: str) -> NetworkSpec:
         try:
             return self._specs[name]
         except (KeyError, TypeError):
             raise UnknownNetwork(f"unknown network {name!r}") from None
+
+    def module(self, name: str) -> NetworkModule:
+        """The network's module; UnknownNetwork, or NetworkError for a spec-only entry."""
+        self.get(name)
+        try:
+            return self._modules[name]
+        except KeyError:
+            raise NetworkError(f"network {name!r} was registered without a module") from None
+
+    def modules(self) -> list[NetworkModule]:
+        """Registered modules, sorted by name (the order an epoch processes them in)."""
+        return [self._modules[n] for n in sorted(self._modules)]
 
     def names(self) -> list[str]:
         """Registered names, sorted (a fixed order for anything iterating)."""
@@ -98,15 +110,22 @@ class NetworkRegistry:
         return name in self._specs
 
 
-def _load_entry_point(ep: EntryPoint) -> NetworkSpec:
+def _load_entry_point(ep: EntryPoint) -> Registrable:
     try:
         obj = ep.load()
-        spec = obj() if callable(obj) and not isinstance(obj, NetworkSpec) else obj
+        if isinstance(obj, NetworkSpec | NetworkModule):
+            found = obj
+        elif callable(obj):  # a factory function, or a NetworkModule subclass
+            found = obj()
+        else:
+            found = obj
     except Exception as exc:  # a broken plugin must name itself, not crash obscurely
         raise NetworkError(f"cannot load network plugin {ep.name!r} ({ep.value}): {exc}") from exc
-    if not isinstance(spec, NetworkSpec):
-        raise NetworkError(f"network plugin {ep.name!r} did not provide a NetworkSpec")
-    return spec
+    if not isinstance(found, NetworkSpec | NetworkModule):
+        raise NetworkError(
+            f"network plugin {ep.name!r} did not provide a NetworkSpec or NetworkModule"
+        )
+    return found
 
 
 def default_registry(
@@ -118,7 +137,7 @@ def default_registry(
     """
     from depinkit.networks import uptime
 
-    registry = NetworkRegistry([uptime.network_spec()])
+    registry = NetworkRegistry([uptime.module()])
     found = plugins() if plugins is not None else entry_points(group=ENTRY_POINT_GROUP)
     for ep in sorted(found, key=lambda e: e.name):
         registry.register(_load_entry_point(ep))

@@ -1,0 +1,74 @@
+"""The checks every network runs before its own: shared, so each module need not.
+
+Order (the first failing check names the reason): network, kind, body,
+epoch label, timestamp window, registry (known, on this network, active).
+The envelope signature is not checked here: ingest verified it before the
+report was stored, and an oracle only verifies what its store holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from depinkit.core.envelope import decode_body
+from depinkit.core.errors import DecodeError
+from depinkit.networks.context import DEVICE_ACTIVE, EpochContext
+from depinkit.networks.module import (
+    INACTIVE_DEVICE,
+    MALFORMED_BODY,
+    NETWORK_MISMATCH,
+    OUTSIDE_EPOCH,
+    UNKNOWN_DEVICE,
+    UNKNOWN_KIND,
+    WRONG_EPOCH,
+    WRONG_NETWORK,
+    ReceivedReport,
+    Verdict,
+    reject,
+)
+
+
+def distinct_by_id(reports: Iterable[ReceivedReport]) -> list[ReceivedReport]:
+    """Reports sorted by id, one per id (a second copy of a report adds nothing).
+
+    Sorting first is what makes every module's result independent of the
+    order reports arrived in.
+    """
+    unique: dict[bytes, ReceivedReport] = {}
+    for item in reports:
+        unique.setdefault(item.id, item)
+    return [unique[i] for i in sorted(unique)]
+
+
+def precheck(
+    ctx: EpochContext, item: ReceivedReport, kinds: Mapping[str, type[msgspec.Struct]]
+) -> Verdict | msgspec.Struct:
+    """A rejection verdict, or the decoded body when every common check passes."""
+    report = item.report
+    if report.network != ctx.network:
+        return reject(item, WRONG_NETWORK, f"report is for network {report.network!r}")
+    body_type = kinds.get(report.kind)
+    if body_type is None:
+        return reject(item, UNKNOWN_KIND, f"{ctx.network} has no report kind {report.kind!r}")
+    try:
+        body = decode_body(report, body_type)
+    except DecodeError as exc:
+        return reject(item, MALFORMED_BODY, f"body is not a valid {report.kind}: {exc}")
+    if report.epoch != ctx.epoch:
+        return reject(item, WRONG_EPOCH, f"labelled epoch {report.epoch}, settling {ctx.epoch}")
+    if not ctx.start_ms <= report.timestamp_ms < ctx.end_ms:
+        return reject(
+            item,
+            OUTSIDE_EPOCH,
+            f"timestamp {report.timestamp_ms} outside [{ctx.start_ms}, {ctx.end_ms})",
+        )
+    device = ctx.devices.get(report.device)
+    if device is None:
+        return reject(item, UNKNOWN_DEVICE, f"device {report.device} is not registered")
+    if device.network != ctx.network:
+        return reject(item, NETWORK_MISMATCH, f"device is registered on {device.network!r}")
+    if device.status != DEVICE_ACTIVE:
+        return reject(item, INACTIVE_DEVICE, f"device is {device.status}")
+    return body

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from coincurve import PublicKey
-
 from depinkit.core.canonical import canonical_encode
 from depinkit.core.envelope import (
     DIGEST_PREFIX,
@@ -31,7 +29,7 @@ from depinkit.core.envelope import (
     report_id,
 )
 from depinkit.core.errors import InvalidSignature
-from depinkit.core.keys import SECP256K1_HALF_N, SECP256K1_N, V_OFFSET, keccak256
+from depinkit.core.keys import keccak256, recover_address_bytes
 
 _REPORT_HEADER = 0x99  # msgpack fixarray of 9 elements: Report
 _UNSIGNED_HEADER = b"\x98"  # msgpack fixarray of 8 elements: UnsignedReport
@@ -69,24 +67,6 @@ class ReportVerifier:
     def verify(self, report: Report) -> bytes:
         """Return the report id; raise InvalidSignature unless report.device signed it."""
         digest = self.digest(report)
-        sig = report.signature
-        if len(sig) != SIGNATURE_BYTES:
-            raise InvalidSignature(f"signature must be {SIGNATURE_BYTES} bytes, got {len(sig)}")
-        v = sig[64]
-        if v != V_OFFSET and v != V_OFFSET + 1:
-            raise InvalidSignature(f"signature v must be 27 or 28, got {v}")
-        r = int.from_bytes(sig[:32], "big")
-        s = int.from_bytes(sig[32:64], "big")
-        if not 0 < r < SECP256K1_N:
-            raise InvalidSignature("signature r is out of range")
-        if not 0 < s <= SECP256K1_HALF_N:
-            raise InvalidSignature("signature s is zero or high (malleable)")
-        try:
-            public = PublicKey.from_signature_and_message(
-                sig[:64] + bytes((v - V_OFFSET,)), digest, hasher=None
-            ).format(compressed=False)
-        except Exception as exc:  # coincurve raises bare Exception/ValueError on failure
-            raise InvalidSignature("signature does not recover to a public key") from exc
-        if self._keccak(public[1:])[-20:] != bytes.fromhex(report.device[2:]):
+        if recover_address_bytes(digest, report.signature) != bytes.fromhex(report.device[2:]):
             raise InvalidSignature(f"report claims device {report.device} but another key signed")
         return digest

@@ -256,6 +256,7 @@ def _item(n: int) -> ReceivedReport:
         ("ok", {"pings": {DEVICE: -1}}, "points"),
         ("ok", {"pings": {DEVICE: 1.5}}, "points"),
         ("ok", {"pings": {DEVICE: True}}, "points"),
+        ("ok", {"pings": {DEVICE: 2**63}}, "points"),
     ],
 )
 def test_broken_module_output_is_caught(verdicts: str, scores: Scores, message: str) -> None:

@@ -41,7 +41,7 @@ def heartbeats(draw: st.DrawFn) -> ReceivedReport:
     )
 
 
-@settings(max_examples=60)
+@settings(max_examples=150)
 @given(st.lists(heartbeats(), max_size=24), st.randoms(use_true_random=False))
 def test_verify_and_score_ignore_input_order(
     reports: list[ReceivedReport], rng: random.Random
@@ -52,7 +52,7 @@ def test_verify_and_score_ignore_input_order(
     assert run_module(module(), ctx, reports) == run_module(module(), ctx, shuffled)
 
 
-@settings(max_examples=60)
+@settings(max_examples=100)
 @given(
     st.sampled_from(ACCOUNTS),
     st.integers(0, SLOTS - 1),
@@ -72,7 +72,7 @@ def test_one_changed_challenge_byte_is_rejected(
     assert ok.accepted
 
 
-@settings(max_examples=60)
+@settings(max_examples=100)
 @given(
     st.integers(1_000, 10_000_000),  # epoch length, ms
     st.integers(1, 7_200),  # slot length, s
@@ -96,7 +96,7 @@ def test_points_never_exceed_the_slots_in_the_epoch(
         assert scores[BUCKET].get(account.address, 0) == len(slots) <= n
 
 
-@settings(max_examples=40)
+@settings(max_examples=100)
 @given(
     st.lists(
         st.tuples(st.sampled_from([a.address for a in ACCOUNTS]), st.integers(-5, 50)),
@@ -114,7 +114,7 @@ def test_score_is_bounded_even_for_hand_made_verdicts(claims: list[tuple[str, in
     assert scores == module().score(context(), list(reversed(verdicts)))
 
 
-@settings(max_examples=40)
+@settings(max_examples=100)
 @given(st.integers(0, SLOTS - 1), st.lists(st.integers(0, 9_999), min_size=1, max_size=12))
 def test_duplicates_in_one_slot_score_once(slot: int, offsets: list[int]) -> None:
     account = ACCOUNTS[0]

@@ -159,3 +159,11 @@ def test_verify_never_changes_its_inputs() -> None:
 
 def test_body_type_is_the_heartbeat() -> None:
     assert module().kinds == {"heartbeat": Heartbeat}
+
+
+def test_two_reports_under_one_id_resolve_the_same_in_any_order() -> None:
+    # Ids are digests, so this needs a caller bug; the result must still not depend on order.
+    good, other = heartbeat(A), heartbeat(A, challenge=b"")
+    forged = ReceivedReport(id=good.id, report=other.report)
+    ctx = context()
+    assert module().verify(ctx, [good, forged]) == module().verify(ctx, [forged, good])

@@ -18,8 +18,10 @@ from depinkit.networks.context import (
 )
 from depinkit.networks.errors import NetworkError, UnknownKind, UnknownNetwork
 from depinkit.networks.module import (
+    COMMON_REASONS,
     INACTIVE_DEVICE,
     MALFORMED_BODY,
+    MAX_POINTS,
     NETWORK_MISMATCH,
     OUTSIDE_EPOCH,
     UNKNOWN_DEVICE,
@@ -43,12 +45,14 @@ from depinkit.networks.registry import (
 from depinkit.networks.spec import NetworkSpec
 
 __all__ = [
+    "COMMON_REASONS",
     "DEVICE_ACTIVE",
     "DEVICE_UNBONDING",
     "DEVICE_WITHDRAWN",
     "ENTRY_POINT_GROUP",
     "INACTIVE_DEVICE",
     "MALFORMED_BODY",
+    "MAX_POINTS",
     "NETWORK_MISMATCH",
     "OUTSIDE_EPOCH",
     "UNKNOWN_DEVICE",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from depinkit.core.canonical import canonical_encode
 from depinkit.core.envelope import decode_body
 from depinkit.core.errors import DecodeError
 from depinkit.networks.context import DEVICE_ACTIVE, EpochContext
@@ -38,7 +39,9 @@ def distinct_by_id(reports: Iterable[ReceivedReport]) -> list[ReceivedReport]:
     """
     unique: dict[bytes, ReceivedReport] = {}
     for item in reports:
-        unique.setdefault(item.id, item)
+        kept = unique.setdefault(item.id, item)
+        if kept is not item and kept != item:  # a forged id: keep one by content, not by order
+            unique[item.id] = min(kept, item, key=lambda r: canonical_encode(r.report))
     return [unique[i] for i in sorted(unique)]
 
 

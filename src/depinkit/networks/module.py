@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from depinkit.agent.roles import RoleFactory
 
 REPORT_ID_BYTES: Final[int] = 32  # bytes: a report id is its keccak256 signing digest
+MAX_POINTS: Final[int] = 2**63 - 1  # points: a signed 64-bit SQL BIGINT, as the allocator takes
 MAX_DETAIL_CHARS: Final[int] = 500  # characters: a verdict's detail goes into every manifest
 
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")  # network, kind, bucket and reason names
@@ -41,6 +42,16 @@ OUTSIDE_EPOCH: Final[str] = "outside_epoch"  # timestamp not in [start_ms, end_m
 UNKNOWN_DEVICE: Final[str] = "unknown_device"  # not in the registry view
 INACTIVE_DEVICE: Final[str] = "inactive_device"  # registered but not active
 NETWORK_MISMATCH: Final[str] = "network_mismatch"  # the device is registered on another network
+COMMON_REASONS: Final[tuple[str, ...]] = (  # in the order precheck runs them
+    WRONG_NETWORK,
+    UNKNOWN_KIND,
+    MALFORMED_BODY,
+    WRONG_EPOCH,
+    OUTSIDE_EPOCH,
+    UNKNOWN_DEVICE,
+    NETWORK_MISMATCH,
+    INACTIVE_DEVICE,
+)
 
 
 class ReceivedReport(msgspec.Struct, frozen=True):
@@ -68,7 +79,7 @@ class Verdict(msgspec.Struct, frozen=True):
 
 
 Scores = dict[str, dict[str, int]]
-"""Points: bucket name -> device address -> non-negative integer points."""
+"""Points: bucket name -> device address -> integer points in [0, MAX_POINTS]."""
 
 
 def accept(item: ReceivedReport, **facts: int) -> Verdict:
@@ -168,8 +179,10 @@ def check_output(
         if bucket not in module.buckets:
             raise NetworkError(f"{module.name}: score names unknown bucket {bucket!r}")
         for device, value in points.items():
-            if type(value) is not int or value < 0 or not isinstance(device, str):
-                raise NetworkError(f"{module.name}: points must be ints >= 0 ({device}: {value})")
+            if type(value) is not int or not 0 <= value <= MAX_POINTS or type(device) is not str:
+                raise NetworkError(
+                    f"{module.name}: points must be ints in [0, 2**63-1] ({device}: {value})"
+                )
 
 
 def run_module(

@@ -16,7 +16,12 @@ from depinkit.networks.uptime.module import NAME, UptimeModule
 from depinkit.networks.uptime.parameters import DEFAULT_SLOT_S, SLOT_S
 from depinkit.networks.uptime.schemas import HEARTBEAT, Heartbeat
 from depinkit.networks.uptime.score import BUCKET
-from depinkit.networks.uptime.verify import BAD_CHALLENGE, DUPLICATE_SLOT, MISSING_CHALLENGE
+from depinkit.networks.uptime.verify import (
+    BAD_CHALLENGE,
+    DUPLICATE_SLOT,
+    MISSING_CHALLENGE,
+    REASONS,
+)
 
 
 def module() -> UptimeModule:
@@ -38,6 +43,7 @@ __all__ = [
     "HEARTBEAT",
     "MISSING_CHALLENGE",
     "NAME",
+    "REASONS",
     "SLOT_S",
     "Heartbeat",
     "UptimeModule",

@@ -17,7 +17,7 @@ from typing import Final
 from depinkit.core.envelope import report_id_hex
 from depinkit.networks.checks import distinct_by_id, precheck
 from depinkit.networks.context import EpochContext
-from depinkit.networks.module import ReceivedReport, Verdict, accept, reject
+from depinkit.networks.module import COMMON_REASONS, ReceivedReport, Verdict, accept, reject
 from depinkit.networks.uptime.challenge import expected_challenge, slot_of
 from depinkit.networks.uptime.parameters import SLOT_S
 from depinkit.networks.uptime.schemas import HEARTBEAT, Heartbeat
@@ -28,6 +28,12 @@ KINDS: Final = MappingProxyType({HEARTBEAT: Heartbeat})
 MISSING_CHALLENGE: Final[str] = "missing_challenge"  # empty challenge: an agent that predates them
 BAD_CHALLENGE: Final[str] = "bad_challenge"  # not the challenge of its slot
 DUPLICATE_SLOT: Final[str] = "duplicate_slot"  # its slot is already counted by another heartbeat
+REASONS: Final[tuple[str, ...]] = (
+    *COMMON_REASONS,
+    MISSING_CHALLENGE,
+    BAD_CHALLENGE,
+    DUPLICATE_SLOT,
+)
 
 FACT_SLOT: Final[str] = "slot"  # Verdict.facts key: slot index within the epoch
 

@@ -11,6 +11,7 @@ from chainenv import EPOCH_S, Env
 from depinkit.chain import (
     CONTRACT_NAMES,
     Chain,
+    Depin,
     DeployConfig,
     Deployment,
     NetworkConfig,
@@ -113,3 +114,12 @@ def test_default_deploy_on_plain_web3() -> None:
     assert deployment.oracles == [dev_account().address]
     assert deployment.threshold == 1
     assert deployment.network_parameters["uptime"]["split.uptime"] == 10_000
+
+
+def test_network_module_parameters_are_deployed_and_governed() -> None:
+    """A network's own parameters (uptime's slot length) start on chain like the rest."""
+    chain = Chain.tester()
+    config = DeployConfig(networks=(NetworkConfig(name="uptime", parameters={"slot_s": 10}),))
+    deployment = deploy(chain, dev_account(), config)
+    assert deployment.network_parameters["uptime"]["slot_s"] == 10
+    assert Depin(chain, deployment).params.get_network("uptime", "slot_s") == 10

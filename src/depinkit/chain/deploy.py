@@ -36,6 +36,8 @@ class NetworkConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     weight_bps: int = P.BPS  # share of each epoch's emission (one network: all of it)
     splits: dict[str, int] = msgspec.field(default_factory=lambda: {"uptime": P.BPS})
     makers: tuple[str, ...] = ()  # approved hardware makers
+    # the network module's own governed parameters (e.g. uptime's "slot_s"), by name
+    parameters: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class DeployConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -186,6 +188,7 @@ def network_parameters(config: DeployConfig) -> dict[str, dict[str, int]]:
             P.NET_WEIGHT: net.weight_bps,
         }
         values.update({P.split_name(b): bps for b, bps in net.splits.items()})
+        values.update(net.parameters)
         out[net.name] = values
     return out
 

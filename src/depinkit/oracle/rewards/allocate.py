@@ -31,7 +31,11 @@ from typing import Final
 
 import msgspec
 
-from depinkit.oracle.rewards.accounts import canonical_address
+from depinkit.oracle.rewards.accounts import (
+    canonical_address,
+    canonical_addresses,
+    sorted_by_key,
+)
 from depinkit.oracle.rewards.emission import UINT256_MAX
 from depinkit.oracle.rewards.errors import AllocationError
 
@@ -141,17 +145,24 @@ def parameters_from_network_values(
 
 def _bucket_points(network: str, bucket: str, points: Mapping[str, int]) -> dict[str, int]:
     """Points keyed by lowercase address in address order; refuses bad or doubled devices."""
-    items: list[tuple[str, int]] = []
-    for device, value in points.items():
-        if type(value) is not int or not 0 <= value <= MAX_POINTS:
-            raise AllocationError(
-                f"{network}/{bucket} {device!r}: points must be an int in [0, 2**63 - 1], "
-                f"got {value!r}"
-            )
-        items.append((canonical_address(device, AllocationError), value))
-    items.sort()
-    out = dict(items)
-    if len(out) != len(items):
+    devices = list(points)
+    values = list(points.values())
+    if not all(type(v) is int for v in values) or (
+        values and not 0 <= min(values) <= max(values) <= MAX_POINTS
+    ):
+        bad = next(
+            (d, v)
+            for d, v in zip(devices, values, strict=True)
+            if type(v) is not int or not 0 <= v <= MAX_POINTS
+        )
+        raise AllocationError(
+            f"{network}/{bucket} {bad[0]!r}: points must be an int in [0, 2**63 - 1], "
+            f"got {bad[1]!r}"
+        )
+    lowered = canonical_addresses(devices, AllocationError)
+    order = sorted(range(len(lowered)), key=lowered.__getitem__)  # O(n) when already sorted
+    out = dict(zip(map(lowered.__getitem__, order), map(values.__getitem__, order), strict=True))
+    if len(out) != len(values):
         raise AllocationError(f"{network}/{bucket}: a device is listed twice (address case)")
     return out
 
@@ -161,8 +172,9 @@ def _divide(share: int, points: dict[str, int]) -> tuple[int, int, dict[str, int
     total = sum(points.values())
     if total == 0:
         return 0, 0, dict.fromkeys(points, 0)
-    rewards = {device: share * p // total for device, p in points.items()}
-    return total, sum(rewards.values()), rewards
+    # map over int methods: the same arithmetic, without a Python frame per device
+    amounts = list(map(total.__rfloordiv__, map(share.__mul__, points.values())))
+    return total, sum(amounts), dict(zip(points, amounts, strict=True))
 
 
 def allocate(
@@ -208,6 +220,7 @@ def allocate(
 
     networks: dict[str, NetworkAllocation] = {}
     totals: dict[str, int] = {}
+    merged = False  # more than one bucket had devices: totals need sorting again
     paid = 0
     for network in network_names:
         weight = used_weights[network]
@@ -218,8 +231,12 @@ def allocate(
             bucket_points = points[network][bucket]
             bucket_share = network_share * split // BPS
             total_points, bucket_paid, rewards = _divide(bucket_share, bucket_points)
-            for device, reward in rewards.items():
-                totals[device] = totals.get(device, 0) + reward
+            if not totals:
+                totals.update(rewards)
+            elif rewards:
+                merged = True
+                for device, reward in rewards.items():
+                    totals[device] = totals.get(device, 0) + reward
             buckets[bucket] = BucketAllocation(
                 split_bps=split,
                 share=bucket_share,
@@ -242,5 +259,5 @@ def allocate(
         weights=used_weights,
         splits=used_splits,
         networks=networks,
-        rewards=dict(sorted(totals.items())),
+        rewards=sorted_by_key(totals) if merged else totals,
     )

@@ -49,13 +49,12 @@ def compute_epoch_rewards(
         splits=splits,
         scores=scores,
     )
-    ledger = credit_epoch(previous, allocation.rewards, owners)
+    ledger = credit_epoch(previous, allocation, owners)
     manifest = build_manifest(
         epoch=epoch,
         schedule=schedule,
         allocation=allocation,
         ledger=ledger,
-        owners=owners,
         verdicts=verdicts,
     )
     return EpochRewards(allocation=allocation, ledger=ledger, manifest=manifest)

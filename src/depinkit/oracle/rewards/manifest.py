@@ -14,7 +14,7 @@ of the canonical msgpack (:mod:`depinkit.core.canonical`), the one value to comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Annotated, Final, Protocol
 
 import msgspec
@@ -50,6 +50,8 @@ class Verdict(Protocol):
     def accepted(self) -> bool: ...
     @property
     def reason(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
 
 
 class VerdictRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,7 +60,8 @@ class VerdictRecord(msgspec.Struct, frozen=True, kw_only=True):
     report_id: bytes | str
     device: str
     accepted: bool
-    reason: str = ""
+    reason: str = ""  # a stable code an operator can act on
+    detail: str = ""  # a human sentence
 
 
 class Schedule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -103,8 +106,11 @@ class DeviceBucket(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class Rejection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A rejected report: its id, the network's stable reason code and a human sentence."""
+
     report: Hash32
     reason: str
+    detail: str
 
 
 class DeviceEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -173,8 +179,14 @@ def _verdicts_by_device(
         rejected.setdefault(device, [])
         if verdict.accepted is True:
             accepted[device] += 1
-        elif verdict.accepted is False and isinstance(verdict.reason, str):
-            rejected[device].append(Rejection(report=report, reason=verdict.reason))
+        elif (
+            verdict.accepted is False
+            and isinstance(verdict.reason, str)
+            and isinstance(verdict.detail, str)
+        ):
+            rejected[device].append(
+                Rejection(report=report, reason=verdict.reason, detail=verdict.detail)
+            )
         else:
             raise RewardManifestError(f"malformed verdict on report {report}")
     return {
@@ -189,13 +201,12 @@ def build_manifest(
     schedule: EmissionSchedule,
     allocation: Allocation,
     ledger: Ledger,
-    owners: Mapping[str, str],
     verdicts: Iterable[Verdict] = (),
 ) -> RewardManifest:
     """The manifest of ``epoch`` from its allocation and ledger.
 
-    ``owners`` is the registry view the ledger was credited with (device -> owner);
-    ``verdicts`` every report's verdict. Devices are those that scored in any bucket or had
+    Owners are the ones the ledger credited (its registry view); ``verdicts`` is every
+    report's verdict. Devices are those that scored in any bucket or had
     a report judged.
     """
     if type(epoch) is not int or not 0 <= epoch <= MAX_EPOCH:
@@ -210,10 +221,12 @@ def build_manifest(
     for network, net in allocation.networks.items():
         bucket_totals: list[BucketTotals] = []
         for bucket, alloc in net.buckets.items():
-            rewards = alloc.rewards
-            for device, points in alloc.points.items():
+            # rewards has the keys of points, in the same order (allocate builds it so)
+            for (device, points), reward in zip(
+                alloc.points.items(), alloc.rewards.values(), strict=True
+            ):
                 entry = DeviceBucket(
-                    network=network, bucket=bucket, points=points, reward=str(rewards[device])
+                    network=network, bucket=bucket, points=points, reward=str(reward)
                 )
                 by_device.setdefault(device, []).append(entry)
             bucket_totals.append(
@@ -230,21 +243,25 @@ def build_manifest(
             )
         )
     judged = _verdicts_by_device(verdicts)
-    owner_of: dict[str, str] = {}
-    for device, owner in owners.items():
-        owner_of[canonical_address(device, RewardManifestError)] = canonical_address(
-            owner, RewardManifestError
-        )
+    owner_of = ledger.owners
     devices: list[DeviceEntry] = []
     no_verdicts: tuple[int, list[Rejection]] = (0, [])
-    for device in sorted(by_device.keys() | judged.keys()):
+    device_order = list(allocation.rewards)  # every device with points, in address order
+    judged_only = judged.keys() - allocation.rewards.keys()
+    if judged_only:
+        device_order = sorted(device_order + list(judged_only))
+    for device in device_order:
         accepted, rejections = judged.get(device, no_verdicts)
+        parts = by_device.get(device, [])
         devices.append(
             DeviceEntry(
                 device=device,
                 owner=owner_of.get(device),
-                reward=str(allocation.rewards.get(device, 0)),
-                buckets=by_device.get(device, []),
+                # one bucket: the same text (a million devices, a million fewer strings)
+                reward=parts[0].reward
+                if len(parts) == 1
+                else str(allocation.rewards.get(device, 0)),
+                buckets=parts,
                 accepted=accepted,
                 rejected=len(rejections),
                 rejections=rejections,
@@ -273,7 +290,7 @@ def build_manifest(
             OwnerEntry(
                 account=account, credited=str(credited.get(account, 0)), cumulative=str(total)
             )
-            for account, total in ledger.totals.items()
+            for account, total in ledger.iter_totals()
         ],
         previous_total=str(ledger.previous_total),
         total_cumulative=str(ledger.total),

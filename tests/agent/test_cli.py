@@ -13,12 +13,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from depinkit.agent.config import load_config
+from depinkit.agent.config import AgentConfig, load_config
 from depinkit.chain.eip712 import onboard_digest
 from depinkit.cli.agent import app
 from depinkit.core.keys import keccak256, recover_address
 from depinkit.networks import default_registry
 from depinkit.oracle.app import create_app
+from depinkit.oracle.epochs.store import EpochStore, Opened
 from depinkit.oracle.server import ServerThread
 from depinkit.oracle.settings import OracleSettings
 from depinkit.oracle.store import Store
@@ -147,6 +148,7 @@ def test_run_delivers_heartbeats_and_stops_on_sigterm(tmp_path: Path) -> None:
         data_dir = tmp_path / "dev"
         consent = init_device(data_dir, f"a={server.url}")
         seed_device(url, str(consent["device"]))
+        open_epochs_with_one_second_slots(store, load_config(data_dir / "agent.toml"))
         metrics_port = free_port()
         env = {
             **os.environ,
@@ -181,6 +183,25 @@ def test_run_delivers_heartbeats_and_stops_on_sigterm(tmp_path: Path) -> None:
     result = runner.invoke(app, ["status", "-c", str(data_dir)])
     assert result.exit_code == 0
     assert len(stored_ids(url)) >= 3
+
+
+def open_epochs_with_one_second_slots(store: Store, config: AgentConfig) -> None:
+    """Publish beacons for the agent's current and next epoch, as the settle loop does, so
+    the uptime role can answer challenges (one-second slots: a heartbeat a second)."""
+    length_ms = config.epoch.length_s * 1000
+    now_ms = int(time.time() * 1000)
+    current = (now_ms - config.epoch.genesis_ms) // length_ms
+    for epoch in (current, current + 1):
+        start_ms = config.epoch.genesis_ms + epoch * length_ms
+        opened = Opened(
+            epoch=epoch,
+            start_block=epoch + 1,
+            entropy=keccak256(f"block of epoch {epoch}".encode()),
+            start_ms=start_ms,
+            end_ms=start_ms + length_ms,
+            parameters={"uptime": {"slot_s": 1}},
+        )
+        EpochStore(store).collect(opened, now_ms)
 
 
 def test_passphrase_from_the_environment(tmp_path: Path) -> None:

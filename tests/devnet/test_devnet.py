@@ -17,14 +17,17 @@ from depinkit.oracle.store.schema import reports as reports_table
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
 
+EPOCH_S = 30  # the shortest epoch the devnet allows: settling is what takes the time
+
+
 def run_devnet(data_dir: Path, seconds: int) -> str:
     argv = [
         sys.executable, "-m", "depinkit", "devnet",
         "--data-dir", str(data_dir),
-        "--devices", "2", "--oracles", "2", "--threshold", "2",
-        "--heartbeat", "2", "--duration", str(seconds), "--no-live",
+        "--devices", "2", "--oracles", "3", "--threshold", "2",
+        "--epoch-length", str(EPOCH_S), "--duration", str(seconds), "--no-live",
     ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "devnet stopped" in done.stdout
     return done.stdout
@@ -45,18 +48,29 @@ def stored(data_dir: Path, oracle: int) -> tuple[dict[str, int], int]:
     return {str(k): int(v) for k, v in per_device.items()}, int(known)
 
 
-def test_devnet_runs_and_resumes(tmp_path: Path) -> None:
+def last_status(output: str) -> dict[str, str]:
+    """The last `--no-live` status line as a dict (its fields are key=value words)."""
+    line = [line for line in output.splitlines() if line.startswith("block=")][-1]
+    return dict(w.split("=", 1) for w in line.split() if "=" in w and not w.startswith("stored"))
+
+
+def test_devnet_settles_pays_and_resumes(tmp_path: Path) -> None:
     data = tmp_path / "net"
-    run_devnet(data, 20)
+    status = last_status(run_devnet(data, 3 * EPOCH_S))
+    assert status["settled"] != "None", "at least one epoch settled on chain by a 2-of-3 quorum"
+    total = int(status["total"])
+    assert total > 0 and int(status["claimed"]) == total, "owners claimed all that was earned"
+    assert int(status["claims"]) >= 1
     manifest = Deployment.load(data / "deployment.json")
-    first = [stored(data, i) for i in range(2)]
+    first = [stored(data, i) for i in range(3)]
     for per_device, known in first:
         assert known == 2, "the indexer put both onboarded devices in the directory"
         assert len(per_device) == 2 and all(n >= 1 for n in per_device.values())
 
-    run_devnet(data, 15)
+    again = last_status(run_devnet(data, EPOCH_S + 15))
     assert Deployment.load(data / "deployment.json") == manifest, "resumed, not redeployed"
-    for (before, _), i in zip(first, range(2), strict=True):
+    assert int(again["total"]) >= total, "the resumed chain kept its rewards"
+    for (before, _), i in zip(first, range(3), strict=True):
         after, known = stored(data, i)
         assert known == 2, "no device onboarded twice"
         assert set(after) == set(before)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from depinkit.cli import agent, chain, keys, oracle
+from depinkit.cli.claim import claim
 from depinkit.cli.devnet import devnet
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(agent.app, name="agent", help="Run a device agent.")
 app.add_typer(oracle.app, name="oracle", help="Run an oracle (ingest service, indexer).")
 app.add_typer(chain.app, name="chain", help="Deploy and inspect the settlement contracts.")
 app.command(name="devnet")(devnet)
+app.command(name="claim")(claim)
 
 
 def main() -> None:

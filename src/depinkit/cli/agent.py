@@ -17,6 +17,7 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,13 +47,13 @@ from depinkit.agent.roles import (
     RoleFactory,
     build_roles,
     discover_factories,
-    heartbeat_factory,
 )
 from depinkit.agent.runtime import AgentRuntime, build_runtime
 from depinkit.core.errors import DepinkitError
 from depinkit.core.keys import Account, load_keystore, to_checksum
 from depinkit.core.keystore import read_keystore_address
 from depinkit.networks.uptime import Heartbeat
+from depinkit.networks.uptime.role import uptime_role_factory
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -98,9 +99,13 @@ def _account(config: AgentConfig) -> Account:
         raise _fail(str(exc)) from exc
 
 
-def role_factories() -> dict[str, RoleFactory]:
-    """Built-in roles plus those installed packages register."""
-    factories: dict[str, RoleFactory] = {"uptime": heartbeat_factory(Heartbeat)}
+def role_factories(oracle_urls: Sequence[str] = ()) -> dict[str, RoleFactory]:
+    """Built-in roles plus those installed packages register.
+
+    The uptime role answers each slot's challenge, learning the epoch's entropy from the
+    oracles' beacons (docs/networks/uptime.md).
+    """
+    factories: dict[str, RoleFactory] = {"uptime": uptime_role_factory(oracle_urls)}
     factories.update(discover_factories())
     return factories
 
@@ -108,7 +113,8 @@ def role_factories() -> dict[str, RoleFactory]:
 def _runtime(config: AgentConfig, account: Account, *, with_roles: bool) -> AgentRuntime:
     metrics = AgentMetrics()
     try:
-        roles = build_roles(config.roles, role_factories()) if with_roles else []
+        factories = role_factories([o.url for o in config.oracles])
+        roles = build_roles(config.roles, factories) if with_roles else []
         return build_runtime(
             config,
             account,

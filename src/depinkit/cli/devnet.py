@@ -25,7 +25,9 @@ def devnet(
     oracles: Annotated[int, typer.Option(help="Number of oracles (N).")] = 3,
     threshold: Annotated[int, typer.Option(help="Oracle signatures needed (M).")] = 2,
     epoch_length: Annotated[int, typer.Option(help="Epoch length in seconds.")] = 60,
-    heartbeat: Annotated[float, typer.Option(help="Seconds between device heartbeats.")] = 10.0,
+    heartbeat: Annotated[
+        float | None, typer.Option(help="Seconds between heartbeats (default: 2 per slot).")
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(help="PostgreSQL URL for the oracles' stores (default: SQLite files)."),
@@ -63,11 +65,13 @@ def devnet(
             with Live(render(net.snapshot()), console=console, refresh_per_second=1) as view:
                 while deadline is None or time.monotonic() < deadline:
                     time.sleep(REFRESH_S)
+                    net.claim_rewards()
                     view.update(render(net.snapshot()))
         else:
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(REFRESH_S)
-                console.print(summary_line(net.snapshot()), highlight=False)
+                net.claim_rewards()
+                console.print(summary_line(net.snapshot()), highlight=False, soft_wrap=True)
     except KeyboardInterrupt:
         console.print("stopping…")
     except DepinkitError as exc:

@@ -10,11 +10,14 @@ persisted state in the data directory and resume the same network.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h3
+import httpx
 from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -28,10 +31,13 @@ from depinkit.chain.client import Chain, dev_account
 from depinkit.chain.depin import Depin
 from depinkit.chain.deploy import DeployConfig, Deployment, NetworkConfig, deploy
 from depinkit.chain.registry import DeviceStatus
+from depinkit.cli.claim import claim_from_oracle, fetch_claim
 from depinkit.core.errors import DepinkitError
-from depinkit.core.keys import Account, load_keystore
+from depinkit.core.keys import Account, load_keystore, save_keystore
 from depinkit.devnet.layout import DevnetKeys, Layout
 from depinkit.devnet.supervisor import Child, Supervisor
+from depinkit.networks.uptime import SLOT_S
+from depinkit.oracle.rewards import decode_manifest_json
 from depinkit.oracle.store import Store
 from depinkit.oracle.store.schema import reports as reports_table
 
@@ -45,6 +51,9 @@ OWNER_GAS_WEI = 10**20  # 100 ETH each: plenty for years of devnet transactions
 DEVNET_CENTER = (52.5200, 13.4050)  # devices sit on a small grid around this point
 DEVNET_CELL_RES = 8  # ~0.7 km^2 hexagons
 DEVICE_SCRYPT_N = 2**14  # devnet keystores: lighter than the standard 2**18 to start fast
+SLOTS_PER_EPOCH = 6  # uptime slots per devnet epoch: a device can earn up to 6 points an epoch
+SETTLE_GRACE_S = 5.0  # late reports get this long after an epoch's end before it is scored
+ORACLE_GAS_WEI = 10**20  # oracles pay submitRoot's gas
 
 
 class DevnetError(DepinkitError):
@@ -58,7 +67,7 @@ class DevnetOptions:
     oracles: int = 3
     threshold: int = 2
     epoch_length_s: int = 60
-    heartbeat_s: float = 10.0
+    heartbeat_s: float | None = None  # None: twice per uptime slot
     db_url: str | None = None  # None: one SQLite file per oracle; else a PostgreSQL URL
 
     def check(self) -> None:
@@ -66,8 +75,14 @@ class DevnetOptions:
             raise DevnetError("a devnet needs at least one device and one oracle")
         if not 1 <= self.threshold <= self.oracles:
             raise DevnetError(f"threshold must be between 1 and {self.oracles}")
-        if self.epoch_length_s < 10:
-            raise DevnetError("epochs shorter than 10 s leave no time to settle")
+        if self.epoch_length_s < 30:
+            raise DevnetError("epochs shorter than 30 s leave no time to settle")
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        if self.heartbeat_s is not None:
+            return self.heartbeat_s
+        return self.epoch_length_s / SLOTS_PER_EPOCH / 2
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,9 @@ class DeviceView:
     acknowledged: int
     pending: int
     stored: tuple[int, ...]  # reports stored, per oracle
+    last_reward: int  # base units the latest settled epoch gave this device
+    owner_earned: int  # the owner's cumulative rewards in the latest root
+    owner_claimed: int  # what the owner has claimed on chain
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,10 @@ class Snapshot:
     oracles_up: tuple[bool, ...]
     agents_up: int
     devices: tuple[DeviceView, ...]
+    settled_epoch: int | None  # latest epoch whose root is on chain
+    root: str  # that root, 0x hex ("" before the first)
+    total_cumulative: int
+    claims_sent: int  # claim transactions the devnet's owners sent
 
 
 @dataclass
@@ -102,10 +124,14 @@ class Devnet:
     depin: Depin | None = None
     oracle_children: list[Child] = field(default_factory=list)
     indexer_children: list[Child] = field(default_factory=list)
+    settle_children: list[Child] = field(default_factory=list)
     agent_children: list[Child] = field(default_factory=list)
     _ports: list[int] = field(default_factory=list)
     _devices: list[str] = field(default_factory=list)
     _stores: list[Store] = field(default_factory=list)
+    _keys: DevnetKeys | None = None
+    _claims_sent: int = 0
+    _manifest_cache: tuple[int, dict[str, int]] | None = None
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.options.data_dir.resolve())
@@ -121,12 +147,13 @@ class Devnet:
             extra_args=("--mixed-mining", "--state-interval", str(STATE_DUMP_INTERVAL_S)),
         ).start()
         chain = Chain.connect(self.anvil.url)
-        keys = self._keys()
+        keys = self._keys = self._load_keys()
         deployment = self._deployment(chain, keys)
         self.depin = Depin(chain, deployment)
         self._ports = self._oracle_ports()
         self._devices = self._ensure_agents(keys)
         self._onboard(keys)
+        self._prepare_oracles(keys)
         self._start_oracles(deployment)
         self._start_agents()
 
@@ -148,7 +175,7 @@ class Devnet:
         self.stop()
 
     # --- set-up steps (each one skips what an earlier run already did) -------------------
-    def _keys(self) -> DevnetKeys:
+    def _load_keys(self) -> DevnetKeys:
         path = self.layout.keys_file
         if path.exists():
             keys = DevnetKeys.load(path)
@@ -175,9 +202,10 @@ class Devnet:
                     f"(anvil state lost?): remove {self.layout.root} to start afresh"
                 )
             return deployment
+        slot_s = self.options.epoch_length_s // SLOTS_PER_EPOCH
         config = DeployConfig(
             epoch_length_s=self.options.epoch_length_s,
-            networks=(NetworkConfig(name=NETWORK),),
+            networks=(NetworkConfig(name=NETWORK, parameters={SLOT_S: slot_s}),),
             oracles=tuple(o.address for o in keys.oracles),
             threshold=self.options.threshold,
         )
@@ -218,7 +246,7 @@ class Devnet:
                 "--owner", owner.address,
                 "--h3-cell", device_cell(index),
                 "--network", NETWORK,
-                "--heartbeat-s", str(self.options.heartbeat_s),
+                "--heartbeat-s", str(self.options.heartbeat_interval_s),
                 "--epoch-genesis-ms", str(genesis_s * 1000),
                 "--epoch-length-s", str(self.options.epoch_length_s),
                 "--scrypt-n", str(DEVICE_SCRYPT_N),
@@ -255,6 +283,20 @@ class Devnet:
             device = _device_account(self.layout.agent_dir(index))
             depin.registry.onboard(owner, device, NETWORK, h3.str_to_int(device_cell(index)))
 
+    def _prepare_oracles(self, keys: DevnetKeys) -> None:
+        """Each oracle's key as a keystore (the settle process signs with it) and gas money."""
+        assert self.depin is not None
+        for i, key in enumerate(keys.oracles):
+            directory = self.layout.oracle_dir(i)
+            directory.mkdir(parents=True, exist_ok=True)
+            keystore = directory / "key.json"
+            if not keystore.exists():
+                passphrase = secrets.token_urlsafe(24)
+                _write_private(directory / "passphrase", passphrase + "\n")
+                save_keystore(key, keystore, passphrase, iterations=DEVICE_SCRYPT_N)
+            if self.depin.chain.balance(key.address) < ORACLE_GAS_WEI // 10:
+                self.depin.chain.fund(key.address, ORACLE_GAS_WEI)
+
     def _start_oracles(self, deployment: Deployment) -> None:
         assert self.anvil is not None
         for i in range(self.options.oracles):
@@ -288,6 +330,21 @@ class Devnet:
             )  # fmt: skip
             self.indexer_children.append(index)
             self._stores.append(Store.open(db))
+        for i in range(self.options.oracles):
+            directory = self.layout.oracle_dir(i)
+            argv = [
+                *depinkit_command(), "oracle", "settle",
+                "--rpc", self.anvil.url,
+                "--manifest", str(self.layout.manifest),
+                "--db", self._db_url(i),
+                "--key-file", str(directory / "key.json"),
+                "--passphrase-file", str(directory / "passphrase"),
+                "--grace", str(SETTLE_GRACE_S),
+            ]  # fmt: skip
+            for j in range(self.options.oracles):
+                if j != i:
+                    argv += ["--peer", self._oracle_url(j)]
+            self.settle_children.append(self.supervisor.start(f"settle-{i}", argv))
 
     def _db_url(self, index: int) -> str:
         if self.options.db_url is None:
@@ -309,6 +366,10 @@ class Devnet:
         length = self.options.epoch_length_s
         epoch = max(0, (now - genesis) // length)
         stored = [_reports_per_device(store) for store in self._stores]
+        has_root = any(depin.rewards.root())
+        settled = depin.rewards.last_epoch() if has_root else None
+        rewards = self._device_rewards(settled)
+        earned = self._owner_totals()
         views = []
         for index, address in enumerate(self._devices):
             record = depin.registry.device(address)
@@ -323,6 +384,9 @@ class Devnet:
                     acknowledged=ack,
                     pending=pending,
                     stored=tuple(s.get(address, 0) for s in stored),
+                    last_reward=rewards.get(address.lower(), 0),
+                    owner_earned=earned.get(record.owner.lower(), 0),
+                    owner_claimed=depin.rewards.claimed(record.owner),
                 )
             )
         return Snapshot(
@@ -333,7 +397,54 @@ class Devnet:
             oracles_up=tuple(c.alive() for c in self.oracle_children),
             agents_up=sum(c.alive() for c in self.agent_children),
             devices=tuple(views),
+            settled_epoch=settled,
+            root="0x" + depin.rewards.root().hex() if has_root else "",
+            total_cumulative=depin.rewards.total_cumulative(),
+            claims_sent=self._claims_sent,
         )
+
+    def _device_rewards(self, epoch: int | None) -> dict[str, int]:
+        """Per-device rewards of ``epoch`` from the first oracle's manifest (cached)."""
+        if epoch is None:
+            return {}
+        if self._manifest_cache is not None and self._manifest_cache[0] == epoch:
+            return self._manifest_cache[1]
+        try:
+            reply = httpx.get(f"{self._oracle_url(0)}/v1/epochs/{epoch}/manifest", timeout=5)
+            manifest = decode_manifest_json(reply.content) if reply.status_code == 200 else None
+        except (httpx.HTTPError, DepinkitError):
+            manifest = None
+        if manifest is None:
+            return {}
+        rewards = {d.device.lower(): int(d.reward) for d in manifest.devices}
+        self._manifest_cache = (epoch, rewards)
+        return rewards
+
+    def _owner_totals(self) -> dict[str, int]:
+        assert self._keys is not None
+        totals = {}
+        for owner in self._keys.owners:
+            try:
+                cumulative, _, _ = fetch_claim(self._oracle_url(0), owner.address)
+            except DepinkitError:
+                continue
+            totals[owner.address.lower()] = cumulative
+        return totals
+
+    def claim_rewards(self) -> int:
+        """Owners claim what the latest root owes them, as real owners would; claims sent."""
+        assert self.depin is not None and self._keys is not None
+        if not any(self.depin.rewards.root()):
+            return 0
+        sent = 0
+        for owner in self._keys.owners:
+            try:
+                claim_from_oracle(self.depin, _local(owner), self._oracle_url(0), owner.address)
+            except DepinkitError:
+                continue  # nothing new, or the oracle has not caught up with the chain yet
+            sent += 1
+        self._claims_sent += sent
+        return sent
 
 
 def depinkit_command() -> list[str]:
@@ -370,6 +481,12 @@ def device_cell(index: int) -> str:
     row, col = divmod(index, 5)
     lat, lng = DEVNET_CENTER[0] + 0.018 * row, DEVNET_CENTER[1] + 0.03 * col
     return str(h3.latlng_to_cell(lat, lng, DEVNET_CELL_RES))
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _local(account: Account) -> LocalAccount:

@@ -8,9 +8,16 @@ from rich.text import Text
 
 from depinkit.devnet.network import Snapshot
 
+TOKEN = 10**18  # base units per DPK
+
 
 def short(address: str) -> str:
     return f"{address[:8]}…{address[-4:]}"
+
+
+def dpk(amount: int) -> str:
+    """Base units as DPK with two decimals (display only; the chain keeps exact units)."""
+    return f"{amount / TOKEN:,.2f}"
 
 
 def render(snapshot: Snapshot) -> Group:
@@ -23,6 +30,14 @@ def render(snapshot: Snapshot) -> Group:
         (f"oracles {up}/{len(snapshot.oracles_up)} up", "green" if up else "red"),
         f"  agents {snapshot.agents_up}/{len(snapshot.devices)} up",
     )
+    if snapshot.settled_epoch is None:
+        settled = Text("no epoch settled yet", style="dim")
+    else:
+        settled = Text.assemble(
+            (f"settled epoch {snapshot.settled_epoch}", "bold green"),
+            f"  root {snapshot.root[:18]}…  total {dpk(snapshot.total_cumulative)} DPK",
+            f"  claims sent {snapshot.claims_sent}",
+        )
     table = Table(expand=True)
     table.add_column("#", justify="right")
     table.add_column("device")
@@ -32,7 +47,10 @@ def render(snapshot: Snapshot) -> Group:
     table.add_column("acked", justify="right")
     table.add_column("pending", justify="right")
     for i in range(len(snapshot.oracles_up)):
-        table.add_column(f"stored@oracle-{i}", justify="right")
+        table.add_column(f"stored@{i}", justify="right")
+    table.add_column("reward (last epoch)", justify="right")
+    table.add_column("owner earned", justify="right")
+    table.add_column("owner claimed", justify="right")
     for d in snapshot.devices:
         table.add_row(
             str(d.index),
@@ -43,9 +61,12 @@ def render(snapshot: Snapshot) -> Group:
             str(d.acknowledged),
             str(d.pending),
             *(str(n) for n in d.stored),
+            dpk(d.last_reward),
+            dpk(d.owner_earned),
+            dpk(d.owner_claimed),
         )
     footer = Text("Ctrl-C stops every process; run again to resume this network.", style="dim")
-    return Group(header, table, footer)
+    return Group(header, settled, table, footer)
 
 
 def summary_line(snapshot: Snapshot) -> str:
@@ -55,5 +76,8 @@ def summary_line(snapshot: Snapshot) -> str:
     return (
         f"block={snapshot.block} epoch={snapshot.epoch} devices_active={active} "
         f"oracles_up={sum(snapshot.oracles_up)} agents_up={snapshot.agents_up} "
-        f"acked={sum(d.acknowledged for d in snapshot.devices)} stored={stored}"
+        f"acked={sum(d.acknowledged for d in snapshot.devices)} stored={stored} "
+        f"settled={snapshot.settled_epoch} total={snapshot.total_cumulative} "
+        f"claimed={sum({d.owner: d.owner_claimed for d in snapshot.devices}.values())} "
+        f"claims={snapshot.claims_sent}"
     )

@@ -244,6 +244,10 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
+    from depinkit.oracle.epochs.api import epochs_router  # deferred: imports the reward code
+    from depinkit.oracle.epochs.store import EpochStore
+
+    app.include_router(epochs_router(EpochStore(store)))
     app.openapi = _openapi_with_components(app)  # type: ignore[method-assign]
     return app
 

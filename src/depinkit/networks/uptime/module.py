@@ -18,8 +18,8 @@ NAME = "uptime"
 class UptimeModule(NetworkModule):
     """Devices prove liveness by echoing per-slot challenges; a point per slot online.
 
-    No agent role yet: the built-in HeartbeatRole sends no challenge, and
-    wiring the challenge into it is a later step (see docs/networks/uptime.md).
+    The agent side is :class:`~depinkit.networks.uptime.role.UptimeRole`, built by the agent
+    CLI with its oracles' URLs (it reads their epoch beacons), so ``role_factory`` is not used.
     """
 
     name = NAME

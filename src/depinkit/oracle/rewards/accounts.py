@@ -50,6 +50,14 @@ def canonical_addresses(
     if joined:
         lower = joined.lower()
         if _MANY_LOWER_ADDRESSES.fullmatch(lower + "\n"):
+            if (
+                lower == joined
+                and joined.count("\n") == len(addresses) - 1
+                and set(map(type, addresses)) == {str}
+            ):
+                # already canonical (the usual case): keep the caller's strings rather than
+                # a second copy of a million of them
+                return list(addresses)  # type: ignore[arg-type]  # all str: join succeeded
             out = lower.split("\n")
             if len(out) == len(addresses):
                 return out

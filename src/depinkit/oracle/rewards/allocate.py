@@ -220,7 +220,7 @@ def allocate(
 
     networks: dict[str, NetworkAllocation] = {}
     totals: dict[str, int] = {}
-    merged = False  # more than one bucket had devices: totals need sorting again
+    merged = False  # a later bucket added devices to totals: they need sorting again
     paid = 0
     for network in network_names:
         weight = used_weights[network]
@@ -234,9 +234,12 @@ def allocate(
             if not totals:
                 totals.update(rewards)
             elif rewards:
-                merged = True
+                known = len(totals)
+                get = totals.get
                 for device, reward in rewards.items():
-                    totals[device] = totals.get(device, 0) + reward
+                    totals[device] = get(device, 0) + reward
+                # only devices new to ``totals`` land out of address order
+                merged = merged or len(totals) != known
             buckets[bucket] = BucketAllocation(
                 split_bps=split,
                 share=bucket_share,

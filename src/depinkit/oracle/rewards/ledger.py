@@ -60,7 +60,7 @@ def _tree(totals: dict[str, int]) -> merkle.MerkleTree:
     core.merkle parses a hex account with a Python call each; one fromhex of the whole
     column and a slice per account is several times cheaper at a million owners.
     """
-    raw = bytes.fromhex("".join(account[2:] for account in totals))
+    raw = bytes.fromhex("".join(totals).replace("0x", ""))  # "x" is not hex: only prefixes
     width = merkle.ADDRESS_BYTES
     accounts = [raw[i : i + width] for i in range(0, len(raw), width)]
     return merkle.build(zip(accounts, totals.values(), strict=True))
@@ -168,21 +168,26 @@ def credit_epoch(
     totals = _normalized_amounts(previous)
     previous_total = sum(totals.values())
     owner_of = canonical_owners(owners, LedgerError)
-    credited: dict[str, int] = {}
     if isinstance(rewards, Allocation):
         per_device = rewards.rewards
     else:
         per_device = _normalized_amounts(rewards)
-    for device, reward in per_device.items():
+    credited: dict[str, int] = {}
+    credited_get = credited.get
+    for device, owner, reward in zip(
+        per_device, map(owner_of.get, per_device), per_device.values(), strict=True
+    ):
         if reward == 0:
             continue
-        owner = owner_of.get(device)
         if owner is None:
             raise LedgerError(f"device {device} earned {reward} but has no owner")
-        credited[owner] = credited.get(owner, 0) + reward
+        credited[owner] = credited_get(owner, 0) + reward
     for owner, amount in credited.items():
         totals[owner] = totals.get(owner, 0) + amount
         if totals[owner] > UINT256_MAX:
             raise LedgerError(f"{owner}: cumulative total overflows uint256")
     nonzero = sorted_by_key({a: v for a, v in totals.items() if v > 0})
-    return Ledger(nonzero, sorted_by_key(credited), previous_total, owner_of)
+    # every credited owner has a non-zero total: take their order from it, not a second sort
+    in_order = dict.fromkeys(filter(credited.__contains__, nonzero), 0)
+    in_order.update(credited)
+    return Ledger(nonzero, in_order, previous_total, owner_of)

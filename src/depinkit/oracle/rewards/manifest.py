@@ -15,6 +15,7 @@ of the canonical msgpack (:mod:`depinkit.core.canonical`), the one value to comp
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Annotated, Final, Protocol
 
 import msgspec
@@ -96,7 +97,13 @@ class NetworkTotals(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     buckets: list[BucketTotals]
 
 
-class DeviceBucket(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+# The per-device and per-owner Structs are built a million at a time and hold no reference
+# back to anything that holds them: gc=False (msgspec) leaves them out of the cyclic garbage
+# collector, which saves 16 bytes each and the collector's passes over them. Values and
+# encoding are unaffected.
+
+
+class DeviceBucket(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A device's points in one bucket and the reward they earned there."""
 
     network: str
@@ -105,7 +112,7 @@ class DeviceBucket(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     reward: Amount
 
 
-class Rejection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Rejection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A rejected report: its id, the network's stable reason code and a human sentence."""
 
     report: Hash32
@@ -113,7 +120,7 @@ class Rejection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     detail: str
 
 
-class DeviceEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class DeviceEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """One device: owner (None when the registry names none), reward, how it was earned."""
 
     device: Address
@@ -125,7 +132,7 @@ class DeviceEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     rejections: list[Rejection]
 
 
-class OwnerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OwnerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """One account of the tree: what this epoch credited, and its new cumulative total."""
 
     account: Address
@@ -195,6 +202,27 @@ def _verdicts_by_device(
     }
 
 
+def _append_parts(
+    by_device: dict[str, list[DeviceBucket]],
+    points: dict[str, int],
+    entries: list[DeviceBucket],
+) -> None:
+    """Add one bucket's entries to each device's list (a new list for a device new here)."""
+    if not by_device:
+        by_device.update(zip(points, map(_one, entries), strict=True))
+        return
+    for device, entry in zip(points, entries, strict=True):
+        parts = by_device.get(device)
+        if parts is None:
+            by_device[device] = [entry]
+        else:
+            parts.append(entry)
+
+
+def _one(entry: DeviceBucket) -> list[DeviceBucket]:
+    return [entry]
+
+
 def build_manifest(
     *,
     epoch: int,
@@ -222,13 +250,13 @@ def build_manifest(
         bucket_totals: list[BucketTotals] = []
         for bucket, alloc in net.buckets.items():
             # rewards has the keys of points, in the same order (allocate builds it so)
-            for (device, points), reward in zip(
-                alloc.points.items(), alloc.rewards.values(), strict=True
-            ):
-                entry = DeviceBucket(
-                    network=network, bucket=bucket, points=points, reward=str(reward)
+            entries = [
+                DeviceBucket(network=network, bucket=bucket, points=points, reward=str(reward))
+                for points, reward in zip(
+                    alloc.points.values(), alloc.rewards.values(), strict=True
                 )
-                by_device.setdefault(device, []).append(entry)
+            ]
+            _append_parts(by_device, alloc.points, entries)
             bucket_totals.append(
                 BucketTotals(
                     bucket=bucket,
@@ -243,31 +271,35 @@ def build_manifest(
             )
         )
     judged = _verdicts_by_device(verdicts)
-    owner_of = ledger.owners
-    devices: list[DeviceEntry] = []
-    no_verdicts: tuple[int, list[Rejection]] = (0, [])
-    device_order = list(allocation.rewards)  # every device with points, in address order
-    judged_only = judged.keys() - allocation.rewards.keys()
-    if judged_only:
-        device_order = sorted(device_order + list(judged_only))
-    for device in device_order:
-        accepted, rejections = judged.get(device, no_verdicts)
-        parts = by_device.get(device, [])
-        devices.append(
-            DeviceEntry(
-                device=device,
-                owner=owner_of.get(device),
-                # one bucket: the same text (a million devices, a million fewer strings)
-                reward=parts[0].reward
-                if len(parts) == 1
-                else str(allocation.rewards.get(device, 0)),
-                buckets=parts,
-                accepted=accepted,
-                rejected=len(rejections),
-                rejections=rejections,
-            )
+    rewards = allocation.rewards  # every device with points, in address order
+    if judged.keys() - rewards.keys():
+        device_order = sorted(list(rewards) + list(judged.keys() - rewards.keys()))
+    else:
+        device_order = list(rewards)
+    no_rejections: list[Rejection] = []
+    devices = [
+        DeviceEntry(
+            device=device,
+            owner=owner,
+            # one bucket: the same text (a million devices, a million fewer strings)
+            reward=parts[0].reward if len(parts) == 1 else str(rewards.get(device, 0)),
+            buckets=parts,
+            accepted=accepted,
+            rejected=len(rejections),
+            rejections=rejections,
         )
+        for device, owner, parts, (accepted, rejections) in zip(
+            device_order,
+            map(ledger.owners.get, device_order),
+            map(by_device.get, device_order, repeat([])),
+            map(judged.get, device_order, repeat((0, no_rejections)))
+            if judged
+            else repeat((0, no_rejections)),
+            strict=False,  # the last one repeats for ever
+        )
+    ]
     credited = ledger.credited
+    accounts = [account for account, _ in ledger.iter_totals()]
     return RewardManifest(
         version=MANIFEST_VERSION,
         epoch=epoch,
@@ -287,10 +319,13 @@ def build_manifest(
         networks=networks,
         devices=devices,
         owners=[
-            OwnerEntry(
-                account=account, credited=str(credited.get(account, 0)), cumulative=str(total)
+            OwnerEntry(account=account, credited=credit, cumulative=str(total))
+            for account, credit, total in zip(
+                accounts,
+                map(str, map(credited.get, accounts, repeat(0))),
+                (total for _, total in ledger.iter_totals()),
+                strict=True,
             )
-            for account, total in ledger.iter_totals()
         ],
         previous_total=str(ledger.previous_total),
         total_cumulative=str(ledger.total),

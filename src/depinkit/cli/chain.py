@@ -8,7 +8,6 @@ writes the deployment manifest every other component loads.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from depinkit.cli.passphrase import PassphraseError, read_passphrase
 from depinkit.core.errors import DepinkitError
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
-PASSPHRASE_ENV = "DEPINKIT_PASSPHRASE"  # same variable as `depinkit keys`
 DEFAULT_MANIFEST = Path("deployment.json")
 
 Rpc = Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain, e.g. anvil's.")]
@@ -40,16 +39,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _passphrase(passphrase_file: Path | None) -> str:
-    if passphrase_file is not None:
-        try:
-            lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(f"cannot read passphrase file {passphrase_file}: {exc}") from exc
-        return lines[0] if lines else ""
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env is not None:
-        return env
-    return str(typer.prompt("Keystore passphrase", hide_input=True))
+    try:
+        return read_passphrase(passphrase_file)
+    except PassphraseError as exc:
+        raise _fail(str(exc)) from exc
 
 
 def _deployer(key_file: Path | None, passphrase_file: Path | None) -> LocalAccount:

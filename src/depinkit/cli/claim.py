@@ -9,12 +9,12 @@ pays the gas.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from depinkit.cli.passphrase import read_passphrase
 from depinkit.core.errors import DepinkitError
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from depinkit.chain import Depin
 
-PASSPHRASE_ENV = "DEPINKIT_PASSPHRASE"  # same variable as `depinkit keys`
 CLAIM_TIMEOUT_S = 30.0  # seconds to wait for the oracle's answer
 
 
@@ -104,16 +103,3 @@ def claim(
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"claimed {paid} base units for {account}")
-
-
-def read_passphrase(passphrase_file: Path | None) -> str:
-    if passphrase_file is not None:
-        try:
-            lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ClaimError(f"cannot read passphrase file {passphrase_file}: {exc}") from exc
-        return lines[0] if lines else ""
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env is not None:
-        return env
-    return str(typer.prompt("Keystore passphrase", hide_input=True))

@@ -9,19 +9,17 @@ order. The private key is never printed.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from depinkit.cli.passphrase import PASSPHRASE_ENV, PassphraseError, read_passphrase
 from depinkit.core.errors import KeystoreError
 from depinkit.core.keys import Account
 from depinkit.core.keystore import load_keystore, save_keystore
 
-PASSPHRASE_ENV = "DEPINKIT_PASSPHRASE"  # environment variable read when no file is given
 STANDARD_SCRYPT_N = 2**18  # geth/eth-account standard: about a second per unlock, by design
-MAX_PASSPHRASE_FILE_BYTES = 4096  # bytes: a passphrase file is one line, not a document
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -43,25 +41,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
-    if passphrase_file is not None:
-        try:
-            with passphrase_file.open("rb") as fh:
-                raw = fh.read(MAX_PASSPHRASE_FILE_BYTES + 1)
-        except OSError as exc:
-            raise _fail(f"cannot read passphrase file {passphrase_file}: {exc}") from exc
-        if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
-            raise _fail(f"passphrase file is larger than {MAX_PASSPHRASE_FILE_BYTES} bytes")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _fail("passphrase file is not UTF-8") from exc
-        lines = text.splitlines()
-        return lines[0] if lines else ""
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env is not None:
-        return from_env
-    value: str = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
-    return value
+    try:
+        return read_passphrase(passphrase_file, confirm=confirm)
+    except PassphraseError as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()

@@ -185,7 +185,7 @@ def settle(
     from eth_account import Account as EthAccount
 
     from depinkit.chain import Depin
-    from depinkit.cli.claim import read_passphrase
+    from depinkit.cli.passphrase import read_passphrase
     from depinkit.core.envelope import ReportDomain
     from depinkit.core.keystore import load_keystore
     from depinkit.networks import default_registry

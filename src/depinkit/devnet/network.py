@@ -132,6 +132,7 @@ class Devnet:
     _keys: DevnetKeys | None = None
     _claims_sent: int = 0
     _manifest_cache: tuple[int, dict[str, int]] | None = None
+    _totals_cache: tuple[bytes, dict[str, int]] | None = None
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.options.data_dir.resolve())
@@ -366,10 +367,11 @@ class Devnet:
         length = self.options.epoch_length_s
         epoch = max(0, (now - genesis) // length)
         stored = [_reports_per_device(store) for store in self._stores]
-        has_root = any(depin.rewards.root())
+        chain_root = depin.rewards.root()
+        has_root = any(chain_root)
         settled = depin.rewards.last_epoch() if has_root else None
         rewards = self._device_rewards(settled)
-        earned = self._owner_totals()
+        earned = self._owner_totals(chain_root) if has_root else {}
         views = []
         for index, address in enumerate(self._devices):
             record = depin.registry.device(address)
@@ -398,7 +400,7 @@ class Devnet:
             agents_up=sum(c.alive() for c in self.agent_children),
             devices=tuple(views),
             settled_epoch=settled,
-            root="0x" + depin.rewards.root().hex() if has_root else "",
+            root="0x" + chain_root.hex() if has_root else "",
             total_cumulative=depin.rewards.total_cumulative(),
             claims_sent=self._claims_sent,
         )
@@ -420,15 +422,28 @@ class Devnet:
         self._manifest_cache = (epoch, rewards)
         return rewards
 
-    def _owner_totals(self) -> dict[str, int]:
+    def _owner_totals(self, chain_root: bytes) -> dict[str, int]:
+        """Owners' cumulative totals in ``chain_root``, fetched once per root.
+
+        Totals change only when a new root lands, so the table does not ask the oracle for
+        every owner on every refresh; an answer for another root (an oracle behind the chain)
+        is not kept.
+        """
         assert self._keys is not None
+        if self._totals_cache is not None and self._totals_cache[0] == chain_root:
+            return self._totals_cache[1]
         totals = {}
+        complete = True
         for owner in self._keys.owners:
             try:
-                cumulative, _, _ = fetch_claim(self._oracle_url(0), owner.address)
+                cumulative, _, root = fetch_claim(self._oracle_url(0), owner.address)
             except DepinkitError:
+                complete = False
                 continue
+            complete = complete and root == chain_root
             totals[owner.address.lower()] = cumulative
+        if complete:
+            self._totals_cache = (chain_root, totals)
         return totals
 
     def claim_rewards(self) -> int:

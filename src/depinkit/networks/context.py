@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
+from depinkit.core.envelope import ReportDomain
 from depinkit.networks.errors import NetworkError
 
 ENTROPY_BYTES: Final[int] = 32  # bytes: a block hash
@@ -126,6 +127,8 @@ class EpochContext:
     parameters: Mapping[str, int] = field(default_factory=dict)
     devices: Mapping[str, DeviceInfo] = field(default_factory=dict)
     prior: Mapping[str, Any] = field(default_factory=dict)
+    credits: Mapping[str, int] = field(default_factory=dict)
+    domain: ReportDomain | None = None
 
     def __post_init__(self) -> None:
         if self.epoch < 0:
@@ -134,7 +137,7 @@ class EpochContext:
             raise NetworkError(f"need 0 <= start_ms < end_ms, got {self.start_ms}..{self.end_ms}")
         if not isinstance(self.entropy, bytes) or len(self.entropy) != ENTROPY_BYTES:
             raise NetworkError(f"entropy must be {ENTROPY_BYTES} bytes")
-        for name in ("parameters", "devices", "prior"):
+        for name in ("parameters", "devices", "prior", "credits"):
             object.__setattr__(self, name, _freeze(getattr(self, name)))
 
     def param(self, name: str) -> int:

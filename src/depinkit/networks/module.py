@@ -112,6 +112,16 @@ class NetworkModule(abc.ABC):
     def score(self, ctx: EpochContext, verdicts: Sequence[Verdict]) -> Scores:
         """Points per bucket per device from the verdicts. Pure, integers only."""
 
+    def next_prior(
+        self, ctx: EpochContext, reports: Sequence[ReceivedReport], verdicts: Sequence[Verdict]
+    ) -> dict[str, Any]:
+        """State handed to the next epoch as its ``ctx.prior`` (pure; default: none).
+
+        Plain data only (dicts with str keys, lists, ints, str, bytes, bools): the pipeline
+        stores it canonically encoded with the epoch, so every oracle carries the same state.
+        """
+        return {}
+
     def role_factory(self) -> RoleFactory | None:
         """The agent role devices of this network run, if the module ships one."""
         return None

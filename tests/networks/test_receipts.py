@@ -76,7 +76,7 @@ def test_no_receipt_is_accepted_out_of_its_domain(chain_id: int, registry: bytes
     "fields",
     [
         {"cumulative": 0},
-        {"cumulative": 2**128 + 1},
+        {"cumulative": 2**63},
         {"channel": b"\x01" * 31},
         {"payee": PAYEE.lower()},
         {"payee": CONSUMER.address},
@@ -158,7 +158,17 @@ def test_spent_never_exceeds_balance_and_nothing_is_paid_twice(
 def test_decoding_refuses_out_of_range_cumulative() -> None:
     good = receipt(5)
     fields = list(msgspec.structs.astuple(good))
-    fields[4] = 2**128 + 1
+    fields[4] = 2**63
     raw = msgspec.msgpack.encode(fields)
-    with pytest.raises(msgspec.ValidationError, match="2\\*\\*128"):
+    with pytest.raises(msgspec.ValidationError, match="9223372036854775807"):
         msgspec.msgpack.decode(raw, type=Receipt)
+
+
+def test_nanocredits_round_down_and_refuse_garbage() -> None:
+    from depinkit.networks.receipts import nanocredits
+
+    assert nanocredits(10**18) == 10**9
+    assert nanocredits(10**9 - 1) == 0
+    for bad in (-1, 1.5, "7"):
+        with pytest.raises(ReceiptError):
+            nanocredits(bad)  # type: ignore[arg-type]

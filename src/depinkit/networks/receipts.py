@@ -10,6 +10,10 @@ with :func:`verify_receipt` and a :class:`ReceiptBook` built from ``ctx.prior`` 
 ``ctx.credits``, and marks the increase as spent (verdict facts ``credits`` and
 ``payer``), which the epoch pipeline subtracts from the consumer's balance.
 
+Amounts are in *nanocredits* (1e-9 of a credit; the Credits contract counts in 1e-18),
+so every off-chain amount fits a signed 64-bit integer: msgpack bodies, verdict facts and
+SQL BIGINT columns all hold it exactly (docs/decisions/0002-nanocredits-off-chain.md).
+
 The digest binds a receipt to one deployment (chain id and DeviceRegistry, as reports
 are), one network, one consumer, one payee and one channel, under a tag no report or
 root digest shares::
@@ -39,8 +43,9 @@ from depinkit.networks.errors import NetworkError
 RECEIPT_TAG: Final[bytes] = b"depinkit/receipt/v1"  # domain separation from reports and roots
 CHANNEL_BYTES: Final[int] = 32  # bytes: a deal, lease or session id
 SIGNATURE_BYTES: Final[int] = 65  # r || s || v
-MAX_CUMULATIVE: Final[int] = 2**128  # credit base units: far above any supply, fits SQL NUMERIC
-FACT_CREDITS: Final[str] = "credits"  # Verdict.facts: credit base units this report spent
+MAX_CUMULATIVE: Final[int] = 2**63 - 1  # nanocredits: 9.2e9 credits per channel, fits BIGINT
+CHAIN_UNITS_PER_NANOCREDIT: Final[int] = 10**9  # the Credits contract's 1e-18 units per 1e-9
+FACT_CREDITS: Final[str] = "credits"  # Verdict.facts: nanocredits this report spent
 FACT_PAYER: Final[str] = "payer"  # Verdict.facts: the paying consumer's address as an int
 
 _Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,32}$")]
@@ -60,20 +65,30 @@ class InsufficientCredits(ReceiptError):
 
 
 class Receipt(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """The consumer's signed statement of what it has paid ``payee`` on ``channel`` so far."""
+    """The consumer's signed statement of what it has paid ``payee`` on ``channel`` so far.
+
+    ``cumulative`` is in nanocredits.
+    """
 
     network: _Name
     consumer: _Address
     payee: _Address
     channel: Annotated[bytes, msgspec.Meta(min_length=CHANNEL_BYTES, max_length=CHANNEL_BYTES)]
-    cumulative: Annotated[int, msgspec.Meta(ge=1)]  # and <= MAX_CUMULATIVE (checked below)
+    cumulative: Annotated[int, msgspec.Meta(ge=1, le=MAX_CUMULATIVE)]  # nanocredits
     signature: Annotated[
         bytes, msgspec.Meta(min_length=SIGNATURE_BYTES, max_length=SIGNATURE_BYTES)
     ]
 
-    def __post_init__(self) -> None:  # msgspec bounds stop at int64; a decode error here too
-        if self.cumulative > MAX_CUMULATIVE:
-            raise ValueError(f"cumulative above 2**128: {self.cumulative}")
+
+def nanocredits(chain_amount: int) -> int:
+    """Off-chain spendable nanocredits from an on-chain Credits amount (1e-18 units).
+
+    Rounds down: the dust below a nanocredit (under 1e-9 credit per purchase total) is
+    never spendable, so no consumer can spend more than it bought.
+    """
+    if type(chain_amount) is not int or chain_amount < 0:
+        raise ReceiptError(f"credit amount must be a non-negative integer: {chain_amount!r}")
+    return chain_amount // CHAIN_UNITS_PER_NANOCREDIT
 
 
 def _check_fields(network: str, consumer: str, payee: str, channel: bytes, cumulative: int) -> None:
@@ -87,7 +102,7 @@ def _check_fields(network: str, consumer: str, payee: str, channel: bytes, cumul
     if not isinstance(channel, bytes) or len(channel) != CHANNEL_BYTES:
         raise ReceiptError(f"channel must be {CHANNEL_BYTES} bytes")
     if type(cumulative) is not int or not 1 <= cumulative <= MAX_CUMULATIVE:
-        raise ReceiptError(f"cumulative must be an integer in [1, 2**128], got {cumulative!r}")
+        raise ReceiptError(f"cumulative must be an integer in [1, 2**63-1], got {cumulative!r}")
 
 
 def receipt_digest(

@@ -41,7 +41,7 @@ def test_migrate_then_serve(sqlite_url: str) -> None:
     db_url = sqlite_url
     done = _cli("migrate", "--db", db_url)
     assert done.returncode == 0, done.stderr
-    assert "revision 0002" in done.stdout
+    assert "revision 0003" in done.stdout
     store = Store.open(db_url)  # schema present: opening without migrate works
     device = Account.generate()
     from depinkit.core import keccak256

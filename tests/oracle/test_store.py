@@ -56,13 +56,13 @@ def store(db_url: str) -> Iterator[Store]:
 def test_migrations_from_empty_match_the_schema(db_url: str) -> None:
     s = Store.open(db_url, migrate=True)
     try:
-        assert current_revision(s.engine) == head_revision() == "0002"
+        assert current_revision(s.engine) == head_revision() == "0003"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diffs == []
         assert {"reports", "devices", "checkpoints"} <= set(inspect(s.engine).get_table_names())
         s.migrate()  # running again is a no-op
-        assert current_revision(s.engine) == "0002"
+        assert current_revision(s.engine) == "0003"
     finally:
         s.close()
 

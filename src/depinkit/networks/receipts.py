@@ -180,13 +180,18 @@ class ReceiptBook:
         balances: Mapping[str, int] | None = None,
         last: Mapping[ChannelKey, int] | None = None,
     ) -> None:
-        self._balances: dict[str, int] = dict(balances or {})
+        # Balances are looked up, never listed: an oracle's ctx.credits reads the chain per
+        # consumer and cannot enumerate every consumer there is.
+        self._balances: Mapping[str, int] = balances if balances is not None else {}
+        self._spent: dict[str, int] = {}
         self._last: dict[ChannelKey, int] = dict(last or {})
-        if any(type(v) is not int or v < 0 for v in self._balances.values()):
-            raise ReceiptError("balances must be non-negative integers")
 
     def balance(self, consumer: str) -> int:
-        return self._balances.get(consumer, 0)
+        """What ``consumer`` may still spend through this book."""
+        available = self._balances.get(consumer, 0)
+        if type(available) is not int or available < 0:
+            raise ReceiptError(f"balance of {consumer} must be a non-negative integer")
+        return available - self._spent.get(consumer, 0)
 
     def last(self, consumer: str, payee: str, channel: bytes) -> int:
         return self._last.get((consumer, payee, channel), 0)
@@ -201,7 +206,7 @@ class ReceiptBook:
                 f"channel {receipt.channel.hex()[:16]}..."
             )
         delta = receipt.cumulative - previous
-        available = self._balances.get(receipt.consumer, 0)
+        available = self.balance(receipt.consumer)
         if delta > available:
             raise InsufficientCredits(
                 f"{receipt.consumer} would spend {delta} credits with {available} left"
@@ -212,8 +217,12 @@ class ReceiptBook:
         """Record ``receipt``; the credits it spends beyond the channel's previous receipt."""
         delta = self.increase(receipt)
         self._last[(receipt.consumer, receipt.payee, receipt.channel)] = receipt.cumulative
-        self._balances[receipt.consumer] = self._balances.get(receipt.consumer, 0) - delta
+        self._spent[receipt.consumer] = self._spent.get(receipt.consumer, 0) + delta
         return delta
+
+    def spent(self, consumer: str) -> int:
+        """What the receipts applied to this book spent of ``consumer``'s balance."""
+        return self._spent.get(consumer, 0)
 
     def state(self) -> dict[str, Any]:
         """The last cumulative per channel as plain data, sorted (for ``next_prior``)."""

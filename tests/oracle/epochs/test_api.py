@@ -50,7 +50,13 @@ def served(db_url: str) -> Iterator[tuple[httpx.Client, EpochStore]]:
     store.close()
 
 
-def _score(epochs: EpochStore, epoch: int, totals: dict[str, int], oracles: list[str]) -> bytes:
+def _score(
+    epochs: EpochStore,
+    epoch: int,
+    totals: dict[str, int],
+    oracles: list[str],
+    spent: dict[tuple[str, str], int] | None = None,
+) -> bytes:
     ledger = Ledger(dict(sorted(totals.items())), {}, 0)
     epochs.collect(_opened(epoch, 10), NOW_MS)
     epochs.reconciled(epoch, NOW_MS, NOW_MS)
@@ -66,6 +72,7 @@ def _score(epochs: EpochStore, epoch: int, totals: dict[str, int], oracles: list
             totals=ledger.totals,
             manifest_hash=b"\x02" * 32,
             manifest=b"\x90",
+            spent=spent or {},
         ),
         NOW_MS,
     )
@@ -154,3 +161,22 @@ def test_beacon_of_an_open_epoch(served: tuple[httpx.Client, EpochStore]) -> Non
     assert beacon.block == 77 and beacon.entropy_bytes() == b"\x11" * 32
     assert (beacon.start_ms, beacon.end_ms) == (NOW_MS + 240_000, NOW_MS + 300_000)
     assert beacon.parameter("uptime", "slot_s", 1) == 3_600
+
+
+def test_credits_spent_add_up_over_epochs_and_networks(
+    served: tuple[httpx.Client, EpochStore],
+) -> None:
+    client, epochs = served
+    consumer = Account.from_key(b"\x31" * 32).address
+    assert client.get(f"/v1/credits/{consumer}").json() == {
+        "account": consumer,
+        "spent": 0,
+        "through_epoch": None,
+    }
+    _score(epochs, 0, {}, [], {(consumer, "storage"): 40, (consumer, "compute"): 2})
+    _score(epochs, 1, {}, [], {(consumer, "storage"): 8})
+    body = client.get(f"/v1/credits/{consumer.lower()}").json()
+    assert body == {"account": consumer, "spent": 50, "through_epoch": 1}
+    assert epochs.spent_before(1) == {consumer: 42}
+    bad = client.get("/v1/credits/0x1234")
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_query"

@@ -176,3 +176,34 @@ def test_the_settle_loop_runs_until_stopped(tmp_path: Path) -> None:
         assert not loop.is_alive()
         assert net.root_submissions() == [0, 1]
         assert pipeline.state(2) == "collected"  # epoch 2 is running: opened, not settled
+
+
+def test_catching_up_on_an_old_epoch_compares_its_root_with_the_chain(tmp_path: Path) -> None:
+    """An oracle whose store differs learns it when it catches up, not only at the head."""
+    from structlog.testing import capture_logs
+
+    with local_network(tmp_path, devices=2) as net:
+        a, b, c = net.oracles
+        d0, d1 = net.devices
+        net.advance_to(net.epoch_start_s(1) + 1)
+        for oracle in (a, b):
+            net.ingest(oracle, [net.heartbeat(d0, 1, seq=1)])
+        net.advance_to(net.epoch_start_s(3) + 2)
+        net.set_pipeline_clocks()
+        pa, pb = net.pipeline(a), net.pipeline(b)
+        for epoch in (0, 1, 2):
+            pa.advance(epoch, until=SIGNED)
+            pb.advance(epoch)
+            pa.advance(epoch)
+        assert net.root_submissions() == [0, 1, 2]
+        # Oracle c was away; its store got a report for epoch 1 that nobody else has.
+        net.ingest(c, [net.heartbeat(d1, 1, seq=1)])
+        net.set_pipeline_clocks()
+        pc = net.pipeline(c)
+        with capture_logs() as logs:
+            assert [pc.advance(e) for e in (0, 1, 2)] == [SUBMITTED] * 3
+        mismatches = [entry for entry in logs if entry["event"] == "root_mismatch"]
+        assert [m["epoch"] for m in mismatches] == [1, 2]  # epoch 2 builds on epoch 1's totals
+        chain_root = net.pipeline(a).inputs.submitted_root(1)
+        assert mismatches[0]["chain"] == chain_root.hex()  # type: ignore[union-attr]
+        assert net.root_submissions() == [0, 1, 2], "c sent nothing"

@@ -56,9 +56,16 @@ def _scored(totals: dict[str, int], oracles: list[str]) -> Scored:
 
 def test_migration_creates_the_epoch_tables(epochs: EpochStore) -> None:
     engine = epochs.store.engine
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     tables = set(inspect(engine).get_table_names())
-    assert {"epochs", "epoch_totals", "epoch_manifests", "epoch_signatures"} <= tables
+    assert {
+        "epochs",
+        "epoch_totals",
+        "epoch_manifests",
+        "epoch_signatures",
+        "epoch_network_state",
+        "epoch_credits_spent",
+    } <= tables
     with engine.connect() as conn:  # the epoch tables are on the store's MetaData
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 

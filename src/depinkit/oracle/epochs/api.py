@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from depinkit.core.keys import is_address, to_checksum
 from depinkit.networks.beacon import Beacon
 from depinkit.oracle import codes, wire
 from depinkit.oracle.epochs import states
@@ -24,6 +25,7 @@ from depinkit.oracle.epochs.signatures import verify_signature
 from depinkit.oracle.epochs.store import EpochRow, EpochStore
 from depinkit.oracle.epochs.views import (
     ClaimBody,
+    CreditsSpentBody,
     EpochInfo,
     ReportIds,
     SignatureAck,
@@ -176,6 +178,21 @@ def epochs_router(epochs: EpochStore) -> APIRouter:
             return _json(
                 ClaimBody(row.epoch, claim.account, claim.cumulative, claim.proof, claim.root)
             )
+
+        return await run_in_threadpool(load)
+
+    @router.get("/credits/{account}", summary="Nanocredits a consumer spent in scored epochs")
+    async def get_credits(account: str) -> Response:
+        if not is_address(account):
+            return _error(codes.BAD_QUERY, f"not an address: {account[:64]!r}", 400)
+        consumer = to_checksum(account)
+
+        def load() -> Response:
+            row = epochs.latest(states.SCORED)
+            if row is None:
+                return _json(CreditsSpentBody(consumer, 0, None))
+            spent = epochs.spent_before(row.epoch + 1, [consumer]).get(consumer, 0)
+            return _json(CreditsSpentBody(consumer, spent, row.epoch))
 
         return await run_in_threadpool(load)
 

@@ -19,3 +19,7 @@ class SignatureRejected(EpochError):
 
 class PeerError(EpochError):
     """A peer oracle did not answer, or answered something that is not the API's."""
+
+
+class PeerDown(PeerError):
+    """A peer that failed recently and is not asked again until its back-off has passed."""

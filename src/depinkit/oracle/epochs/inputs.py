@@ -18,7 +18,9 @@ from depinkit.chain.errors import ChainError
 from depinkit.chain.params import EPOCH_LENGTH, network_key
 from depinkit.chain.params import network_id as chain_network_id
 from depinkit.chain.registry import DeviceStatus as ChainStatus
+from depinkit.core.envelope import ReportDomain
 from depinkit.networks import DEVICE_ACTIVE, DEVICE_UNBONDING, DEVICE_WITHDRAWN, NetworkRegistry
+from depinkit.networks.receipts import nanocredits
 from depinkit.oracle.epochs.errors import EpochNotReady
 from depinkit.oracle.epochs.timing import EpochClock, find_start_block
 from depinkit.oracle.rewards import EmissionSchedule
@@ -145,17 +147,34 @@ class ChainInputs:
             )
         return found
 
+    @property
+    def domain(self) -> ReportDomain:
+        """The deployment reports and consumer receipts are bound to."""
+        return ReportDomain(chain_id=self.chain.chain_id, registry=self.depin.deployment.registry)
+
+    def credits_bought(self, consumer: str, block: int) -> int:
+        """Nanocredits ``consumer`` had bought by ``block`` (Credits never go down on chain)."""
+        return nanocredits(self.depin.credits.credits_of(consumer, block=block))
+
     def oracle_set(self) -> tuple[list[str], int]:
         oracles = self.depin.oracles
         return oracles.oracles(), oracles.threshold()
 
     def root_submitted(self, epoch: int) -> bool:
         """Whether a RootSubmitted event for ``epoch`` exists (since the deployment block)."""
+        return self.submitted_root(epoch) is not None
+
+    def submitted_root(self, epoch: int) -> bytes | None:
+        """The root the chain accepted for ``epoch``, or None if none was submitted for it.
+
+        A later epoch's root may have superseded this one before anybody submitted it (roots
+        are cumulative), in which case there is no root for it at all.
+        """
         event = self.depin.rewards.contract.events.RootSubmitted()
         logs = event.get_logs(
             from_block=self.depin.deployment.deployment_block, argument_filters={"epoch": epoch}
         )
-        return len(logs) > 0
+        return bytes(logs[0]["args"]["root"]) if logs else None
 
     def root_digest(self, epoch: int, root: bytes, total: int) -> bytes:
         return self.depin.rewards.root_digest(epoch, root, total)

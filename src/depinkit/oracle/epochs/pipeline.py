@@ -29,8 +29,14 @@ from depinkit.core.errors import DepinkitError
 from depinkit.networks import NetworkRegistry
 from depinkit.oracle.clock import Clock, SystemClock
 from depinkit.oracle.epochs import states
-from depinkit.oracle.epochs.compute import epoch_rewards
-from depinkit.oracle.epochs.errors import EpochError, EpochNotReady, PeerError, SignatureRejected
+from depinkit.oracle.epochs.compute import CreditBalances, epoch_rewards
+from depinkit.oracle.epochs.errors import (
+    EpochError,
+    EpochNotReady,
+    PeerDown,
+    PeerError,
+    SignatureRejected,
+)
 from depinkit.oracle.epochs.inputs import ChainInputs
 from depinkit.oracle.epochs.peers import Peer
 from depinkit.oracle.epochs.reconcile import Reconciler
@@ -213,18 +219,26 @@ class EpochPipeline:
         start_ms, end_ms = row.start_ms, row.end_ms
         reports = self.epochs.reports(epoch, received_by_ms=row.reconciled_ms or 0)
         devices = self.inputs.devices((r.device for r in reports), row.start_block)
-        result = epoch_rewards(
+        start_block = row.start_block
+        outcome = epoch_rewards(
             epoch=epoch,
             start_ms=start_ms,
             end_ms=end_ms,
             entropy=row.entropy,
             rows=reports,
             networks=self._networks,
-            parameters=self.inputs.parameters(row.start_block),
+            parameters=self.inputs.parameters(start_block),
             devices=devices,
             previous=previous,
             carry_in=carry_in,
+            prior_states=self.epochs.network_states(epoch - 1) if epoch > self._first_epoch else {},
+            credits=CreditBalances(
+                lambda consumer: self.inputs.credits_bought(consumer, start_block),
+                self.epochs.spent_before(epoch),
+            ),
+            domain=self.inputs.domain,
         )
+        result = outcome.rewards
         root, total = result.ledger.root, result.ledger.total
         oracles, threshold = self.inputs.oracle_set()
         scored = Scored(
@@ -237,6 +251,8 @@ class EpochPipeline:
             totals=result.ledger.totals,
             manifest_hash=manifest_hash(result.manifest),
             manifest=encode_manifest(result.manifest),
+            states=outcome.states,
+            spent=outcome.spent,
         )
         self.epochs.scored(epoch, scored, self._clock.now_ms())
         self._log.info(
@@ -265,6 +281,8 @@ class EpochPipeline:
                         ),
                     )
                 info = peer.epoch(row.epoch)
+            except PeerDown:
+                continue  # logged when it went down
             except PeerError as exc:
                 self._log.info("peer_unreachable", peer=peer.url, error=str(exc))
                 continue
@@ -285,21 +303,36 @@ class EpochPipeline:
         return len(self.epochs.signatures(row.epoch))
 
     def _on_chain(self, row: EpochRow) -> bool:
-        """Whether the chain already holds a root for this epoch or a later one."""
+        """Whether the chain already holds a root for this epoch or a later one.
+
+        When it holds one for this very epoch, ours is compared with it: a difference means
+        this oracle computed something its peers did not (a bug, a damaged store, a tampered
+        input) and is logged as ``root_mismatch``, also when catching up on an old epoch.
+        """
         rewards = self.inputs.depin.rewards
         last = rewards.last_epoch()
-        if last != row.epoch:
-            return last > row.epoch
+        if last < row.epoch:
+            return False
+        if last > row.epoch:
+            found = self.inputs.submitted_root(row.epoch)
+            if found is None:
+                self._log.info("epoch_superseded", epoch=row.epoch, chain_epoch=last)
+            else:
+                self._compare_root(row, found)
+            return True
         on_chain = rewards.root()
         if on_chain == bytes(32):
             # lastEpoch() is 0 both before any root and after an empty root for epoch 0:
             # only the event tells them apart (rare, so one log query is fine).
             return self.inputs.root_submitted(row.epoch)
+        self._compare_root(row, on_chain)
+        return True
+
+    def _compare_root(self, row: EpochRow, on_chain: bytes) -> None:
         if row.root is not None and on_chain != row.root:
             self._log.error(
                 "root_mismatch", epoch=row.epoch, ours=row.root.hex(), chain=on_chain.hex()
             )
-        return True
 
     def _submit(self, row: EpochRow) -> None:
         self.exchange_signatures(row)

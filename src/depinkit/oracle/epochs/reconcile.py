@@ -21,7 +21,7 @@ from depinkit.networks import NetworkRegistry
 from depinkit.oracle import codes, wire
 from depinkit.oracle.clock import FixedClock
 from depinkit.oracle.directory import DeviceDirectory, StoreDirectory
-from depinkit.oracle.epochs.errors import PeerError
+from depinkit.oracle.epochs.errors import PeerDown, PeerError
 from depinkit.oracle.epochs.peers import Peer
 from depinkit.oracle.epochs.store import EpochStore
 from depinkit.oracle.ingest import Ingestor
@@ -92,7 +92,10 @@ class Reconciler:
                     fetched += 1
                     items.append(self._decoder.decode(stored.report, wire.MSGPACK))
             except PeerError as exc:
-                self._log.warning("peer_unreachable", peer=peer.url, epoch=epoch, error=str(exc))
+                if not isinstance(exc, PeerDown):  # a peer already down was logged then
+                    self._log.warning(
+                        "peer_unreachable", peer=peer.url, epoch=epoch, error=str(exc)
+                    )
                 unreachable.append(peer.url)
                 continue
             for outcome in ingestor.ingest(items) if items else []:

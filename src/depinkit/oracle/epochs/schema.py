@@ -3,12 +3,15 @@
 ``epochs``: one row per epoch with its state and what each step produced; ``epoch_totals``:
 the cumulative total per owner account after the epoch (the Merkle tree's leaves, so claim
 proofs are served without recomputing); ``epoch_manifests``: the canonical manifest bytes;
-``epoch_signatures``: RewardRoot signatures by signer (this oracle's and its peers').
+``epoch_signatures``: RewardRoot signatures by signer (this oracle's and its peers');
+``epoch_network_state``: what each network module carries into the next epoch (its
+``next_prior``, canonical msgpack; migration 0003); ``epoch_credits_spent``: nanocredits
+each consumer spent in each network in the epoch (from the verdicts' receipts).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text
 
 from depinkit.oracle.store.schema import ADDRESS_CHARS, Uint, metadata
 
@@ -55,4 +58,22 @@ epoch_signatures = Table(
     Column("epoch", BigInteger, primary_key=True),
     Column("signer", String(ADDRESS_CHARS), primary_key=True),  # EIP-55 oracle address
     Column("signature", LargeBinary(65), nullable=False),
+)
+
+epoch_network_state = Table(
+    "epoch_network_state",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True),
+    Column("network", String(32), primary_key=True),
+    Column("state", LargeBinary, nullable=False),  # canonical msgpack of next_prior's result
+)
+
+epoch_credits_spent = Table(
+    "epoch_credits_spent",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True),
+    Column("consumer", String(ADDRESS_CHARS), primary_key=True),  # EIP-55 address
+    Column("network", String(32), primary_key=True),
+    Column("amount", BigInteger, nullable=False),  # nanocredits (docs/decisions/0002)
+    Index("ix_epoch_credits_spent_consumer", "consumer"),
 )

@@ -15,7 +15,14 @@ from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, selec
 
 from depinkit.oracle.epochs import states
 from depinkit.oracle.epochs.errors import EpochError
-from depinkit.oracle.epochs.schema import epoch_manifests, epoch_signatures, epoch_totals, epochs
+from depinkit.oracle.epochs.schema import (
+    epoch_credits_spent,
+    epoch_manifests,
+    epoch_network_state,
+    epoch_signatures,
+    epoch_totals,
+    epochs,
+)
 from depinkit.oracle.store import ReportRow, Store
 from depinkit.oracle.store.reports import _row as report_row
 from depinkit.oracle.store.schema import reports
@@ -67,6 +74,8 @@ class Scored(msgspec.Struct, frozen=True, kw_only=True):
     totals: dict[str, int]  # lowercase account -> cumulative
     manifest_hash: bytes
     manifest: bytes  # canonical msgpack
+    states: dict[str, bytes] = {}  # network -> canonical msgpack of its next_prior
+    spent: dict[tuple[str, str], int] = {}  # (consumer, network) -> nanocredits
 
 
 def _epoch_row(values: RowMapping) -> EpochRow:
@@ -146,6 +155,28 @@ class EpochStore:
                 .order_by(epoch_totals.c.account)
             )
             return {str(account): int(amount) for account, amount in rows}
+
+    def network_states(self, epoch: int) -> dict[str, bytes]:
+        """What each network carried out of ``epoch`` (network -> canonical msgpack)."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(epoch_network_state.c.network, epoch_network_state.c.state).where(
+                    epoch_network_state.c.epoch == epoch
+                )
+            )
+            return {str(network): bytes(state) for network, state in rows}
+
+    def spent_before(self, epoch: int, consumers: Iterable[str] | None = None) -> dict[str, int]:
+        """Nanocredits each consumer spent in scored epochs before ``epoch`` (all networks)."""
+        query = (
+            select(epoch_credits_spent.c.consumer, func.sum(epoch_credits_spent.c.amount))
+            .where(epoch_credits_spent.c.epoch < epoch)
+            .group_by(epoch_credits_spent.c.consumer)
+        )
+        if consumers is not None:
+            query = query.where(epoch_credits_spent.c.consumer.in_(sorted(set(consumers))))
+        with self.store.read() as conn:
+            return {str(c): int(total) for c, total in conn.execute(query)}
 
     def manifest(self, epoch: int) -> tuple[bytes, bytes] | None:
         """(hash, canonical bytes) of the epoch's manifest, once scored."""
@@ -240,6 +271,24 @@ class EpochStore:
                     epoch=epoch, hash=result.manifest_hash, body=result.manifest
                 )
             )
+            conn.execute(delete(epoch_network_state).where(epoch_network_state.c.epoch == epoch))
+            if result.states:
+                conn.execute(
+                    insert(epoch_network_state),
+                    [
+                        {"epoch": epoch, "network": n, "state": state}
+                        for n, state in sorted(result.states.items())
+                    ],
+                )
+            conn.execute(delete(epoch_credits_spent).where(epoch_credits_spent.c.epoch == epoch))
+            if result.spent:
+                conn.execute(
+                    insert(epoch_credits_spent),
+                    [
+                        {"epoch": epoch, "consumer": c, "network": n, "amount": amount}
+                        for (c, n), amount in sorted(result.spent.items())
+                    ],
+                )
 
     def signed(self, epoch: int, signer: str, signature: bytes, now_ms: int) -> None:
         with self.store.write() as conn:

@@ -55,3 +55,15 @@ class ClaimBody(msgspec.Struct, frozen=True):
     cumulative: str  # decimal
     proof: list[str]
     root: str
+
+
+class CreditsSpentBody(msgspec.Struct, frozen=True):
+    """Nanocredits a consumer spent in every epoch scored here so far, all networks.
+
+    What a consumer may still spend is what it bought on chain (``Credits.credits``, in
+    1e-18 units, divided by 1e9) minus ``spent``, minus receipts not yet settled.
+    """
+
+    account: str
+    spent: int  # nanocredits
+    through_epoch: int | None  # the latest epoch scored here (None: none yet)

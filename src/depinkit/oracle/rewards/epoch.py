@@ -14,7 +14,7 @@ import msgspec
 from depinkit.oracle.rewards.allocate import Allocation, Scores, allocate
 from depinkit.oracle.rewards.emission import EmissionSchedule
 from depinkit.oracle.rewards.ledger import Ledger, credit_epoch
-from depinkit.oracle.rewards.manifest import RewardManifest, Verdict, build_manifest
+from depinkit.oracle.rewards.manifest import CreditSpend, RewardManifest, Verdict, build_manifest
 
 
 class EpochRewards(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +36,7 @@ def compute_epoch_rewards(
     owners: Mapping[str, str],
     previous: Mapping[str, int],
     verdicts: Iterable[Verdict] = (),
+    credits: Iterable[CreditSpend] = (),
 ) -> EpochRewards:
     """Allocate ``schedule.budget(epoch) + carry_in``, credit owners, explain it all.
 
@@ -56,5 +57,6 @@ def compute_epoch_rewards(
         allocation=allocation,
         ledger=ledger,
         verdicts=verdicts,
+        credits=credits,
     )
     return EpochRewards(allocation=allocation, ledger=ledger, manifest=manifest)

@@ -140,8 +140,21 @@ class OwnerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     cumulative: Amount
 
 
-class RewardManifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An epoch's rewards, explained. ``paid + carry_out == emission + carry_in``."""
+class CreditSpend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Nanocredits one consumer spent in one network this epoch (its receipts' increase)."""
+
+    consumer: Annotated[str, msgspec.Meta(pattern=r"^0x[0-9a-fA-F]{40}$")]  # EIP-55
+    network: str
+    amount: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]  # nanocredits
+
+
+class RewardManifest(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """An epoch's rewards, explained. ``paid + carry_out == emission + carry_in``.
+
+    ``credits`` (omitted when empty) commits the credits consumers spent this epoch.
+    """
 
     version: int
     epoch: Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH)]
@@ -156,6 +169,7 @@ class RewardManifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     previous_total: Amount
     total_cumulative: Amount
     root: Hash32
+    credits: list[CreditSpend] = []
 
 
 def _report_id(value: bytes | str) -> str:
@@ -230,6 +244,7 @@ def build_manifest(
     allocation: Allocation,
     ledger: Ledger,
     verdicts: Iterable[Verdict] = (),
+    credits: Iterable[CreditSpend] = (),
 ) -> RewardManifest:
     """The manifest of ``epoch`` from its allocation and ledger.
 
@@ -330,6 +345,7 @@ def build_manifest(
         previous_total=str(ledger.previous_total),
         total_cumulative=str(ledger.total),
         root="0x" + ledger.root.hex(),
+        credits=sorted(credits, key=lambda c: (c.consumer, c.network)),
     )
 
 

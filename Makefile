@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap devnet test lint contracts bench clean
+.PHONY: bootstrap devnet test lint contracts examples bench clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -36,9 +36,15 @@ lint: bootstrap
 contracts: node_modules/.installed
 	node scripts/build_contracts.mjs
 
+# The compute network's example jobs (C to wasm32-wasi). Needs Debian's
+# clang lld wasi-libc libclang-rt-14-dev-wasm32; the built modules are committed.
+examples:
+	examples/compute/build.sh
+
 bench: bootstrap
 	$(BIN)/python bench/gas.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/rewards.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -167,3 +167,21 @@ def test_load_refuses_tampered_or_malformed_dumps() -> None:
         merkle.load({**build(OZ_VALUES).dump(), "leafEncoding": ["uint256"]})
     with pytest.raises(MerkleError, match="malformed"):
         merkle.load({"format": "standard-v1"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    entries=st.dictionaries(
+        st.binary(min_size=20, max_size=20), st.integers(0, 2**256 - 1), min_size=1, max_size=40
+    )
+)
+def test_the_root_of_packed_leaves_is_the_trees_root(entries: dict[bytes, int]) -> None:
+    accounts, amounts = list(entries), list(entries.values())
+    packed = merkle.pack_leaves(accounts, amounts)
+    assert merkle.root_of_packed(packed) == build(zip(accounts, amounts, strict=True)).root
+
+
+@pytest.mark.parametrize("packed", [b"", b"\x00" * 63, b"\x00" * 65])
+def test_packed_leaves_must_be_whole_encodings(packed: bytes) -> None:
+    with pytest.raises(MerkleError, match="multiple of 64"):
+        merkle.root_of_packed(packed)

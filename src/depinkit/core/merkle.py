@@ -295,6 +295,49 @@ def build(entries: Iterable[tuple[str | bytes, int]]) -> MerkleTree:
     return MerkleTree(nodes, accounts, amounts, tree_index)
 
 
+LEAF_PREIMAGE_BYTES: Final[int] = 64  # abi.encode(address, uint256): two 32-byte words
+
+
+def pack_leaves(accounts: Sequence[bytes], amounts: Sequence[int]) -> bytes:
+    """The leaves' ABI encodings, concatenated: what :func:`root_of_packed` takes.
+
+    Both already checked (20-byte accounts, each once; amounts in uint256 range).
+    """
+    pad = b"\x00" * 12
+    return b"".join(
+        [pad + a + v.to_bytes(32, "big") for a, v in zip(accounts, amounts, strict=True)]
+    )
+
+
+def root_of_packed(packed: bytes) -> bytes:
+    """The root :func:`build` gives for the leaves ``pack_leaves`` encoded, nothing else.
+
+    Takes one flat bytes object, so another process can compute a million-leaf root from
+    a single cheap-to-send argument while its caller does other work.
+    """
+    width = LEAF_PREIMAGE_BYTES
+    if not packed or len(packed) % width:
+        raise MerkleError(f"packed leaves must be a non-empty multiple of {width} bytes")
+    new = _KECCAK_NEW
+    view = memoryview(packed)
+    if new is not None:
+        leaves = [
+            new(new(view[i : i + width]).digest()).digest()  # type: ignore[arg-type]
+            for i in range(0, len(packed), width)
+        ]
+    else:  # pragma: no cover - depends on the installed wheels
+        leaves = [
+            _keccak(_keccak(bytes(view[i : i + width]))) for i in range(0, len(packed), width)
+        ]
+    n = len(leaves)
+    leaves.sort()
+    leaves.reverse()  # leaf k of the hash order sits at size - 1 - k
+    nodes: list[bytes] = [b""] * (n - 1) + leaves
+    del leaves
+    _fill_internal_nodes(nodes, n - 1)
+    return nodes[0]
+
+
 def root(entries: Iterable[tuple[str | bytes, int]]) -> bytes:
     """The root of the tree of ``entries`` (see :func:`build`)."""
     return build(entries).root

@@ -68,3 +68,24 @@ def test_carry_is_paid_out_in_a_later_epoch() -> None:
     )
     assert full.allocation.rewards == {a: 2_000}
     assert full.ledger.totals == {owner: 2_000} and full.allocation.carry_out == 0
+
+
+def test_a_root_hashed_in_a_worker_process_is_the_same_root() -> None:
+    """Large epochs hash the root in another process; the result must not change at all."""
+    schedule = EmissionSchedule(initial=10**21, halving_epochs=0, cap=10**30)
+    devices = [f"0x{i:040x}" for i in range(1, 301)]
+    common: dict[str, Any] = {
+        "epoch": 2,
+        "schedule": schedule,
+        "carry_in": 7,
+        "weights": {"u": 10_000},
+        "splits": {"u": {"x": 10_000}},
+        "scores": {"u": {"x": {d: i + 1 for i, d in enumerate(devices)}}},
+        "owners": {d: f"0x{i + 10_000:040x}" for i, d in enumerate(devices)},
+        "previous": {f"0x{i + 10_000:040x}": 5 for i in range(50)},
+    }
+    here = compute_epoch_rewards(**common)
+    there = compute_epoch_rewards(**common, parallel_root_leaves=1)
+    assert there.ledger.root == here.ledger.root != bytes(32)
+    assert there.manifest == here.manifest
+    assert len(there.ledger) == 300

@@ -7,13 +7,15 @@ simulator and the benchmark call the very same function.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 
 import msgspec
 
 from depinkit.oracle.rewards.allocate import Allocation, Scores, allocate
 from depinkit.oracle.rewards.emission import EmissionSchedule
-from depinkit.oracle.rewards.ledger import Ledger, credit_epoch
+from depinkit.oracle.rewards.ledger import PARALLEL_ROOT_LEAVES, Ledger, credit_epoch
 from depinkit.oracle.rewards.manifest import CreditSpend, RewardManifest, Verdict, build_manifest
 
 
@@ -37,11 +39,14 @@ def compute_epoch_rewards(
     previous: Mapping[str, int],
     verdicts: Iterable[Verdict] = (),
     credits: Iterable[CreditSpend] = (),
+    parallel_root_leaves: int = PARALLEL_ROOT_LEAVES,
 ) -> EpochRewards:
     """Allocate ``schedule.budget(epoch) + carry_in``, credit owners, explain it all.
 
     ``carry_in`` and ``previous`` (owner -> cumulative) are the previous epoch's
     ``allocation.carry_out`` and ``ledger.totals``; 0 and ``{}`` before the first epoch.
+    From ``parallel_root_leaves`` accounts on, the Merkle root is hashed in a worker
+    process while this one builds the manifest (docs/decisions/0003-parallel-root.md).
     """
     allocation = allocate(
         emission=schedule.budget(epoch),
@@ -51,12 +56,27 @@ def compute_epoch_rewards(
         scores=scores,
     )
     ledger = credit_epoch(previous, allocation, owners)
-    manifest = build_manifest(
-        epoch=epoch,
-        schedule=schedule,
-        allocation=allocation,
-        ledger=ledger,
-        verdicts=verdicts,
-        credits=credits,
-    )
+    if len(ledger) < parallel_root_leaves:
+        manifest = build_manifest(
+            epoch=epoch,
+            schedule=schedule,
+            allocation=allocation,
+            ledger=ledger,
+            verdicts=verdicts,
+            credits=credits,
+        )
+        return EpochRewards(allocation=allocation, ledger=ledger, manifest=manifest)
+    # spawn, not fork: the worker starts clean rather than sharing (and, through reference
+    # counts, copying) this process's million-entry structures.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        ledger.compute_root_in(pool)
+        manifest = build_manifest(  # reads ledger.root last: the worker's result, awaited
+            epoch=epoch,
+            schedule=schedule,
+            allocation=allocation,
+            ledger=ledger,
+            verdicts=verdicts,
+            credits=credits,
+        )
     return EpochRewards(allocation=allocation, ledger=ledger, manifest=manifest)

@@ -13,6 +13,7 @@ all the root is 32 zero bytes (the contract accepts it; nobody can prove against
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, Future
 from types import MappingProxyType
 from typing import Final
 
@@ -54,16 +55,25 @@ def _normalized_amounts(totals: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def _tree(totals: dict[str, int]) -> merkle.MerkleTree:
-    """The tree of ``totals`` (lowercase accounts), given raw 20-byte accounts.
+def _raw_accounts(totals: dict[str, int]) -> list[bytes]:
+    """The 20-byte accounts of ``totals`` (lowercase 0x hex keys), in order.
 
     core.merkle parses a hex account with a Python call each; one fromhex of the whole
     column and a slice per account is several times cheaper at a million owners.
     """
     raw = bytes.fromhex("".join(totals).replace("0x", ""))  # "x" is not hex: only prefixes
     width = merkle.ADDRESS_BYTES
-    accounts = [raw[i : i + width] for i in range(0, len(raw), width)]
-    return merkle.build(zip(accounts, totals.values(), strict=True))
+    return [raw[i : i + width] for i in range(0, len(raw), width)]
+
+
+def _tree(totals: dict[str, int]) -> merkle.MerkleTree:
+    """The tree of ``totals`` (lowercase accounts)."""
+    return merkle.build(zip(_raw_accounts(totals), totals.values(), strict=True))
+
+
+PARALLEL_ROOT_LEAVES: Final[int] = (
+    200_000  # below this a worker's start-up costs more than it saves
+)
 
 
 class Ledger:
@@ -75,7 +85,16 @@ class Ledger:
     Built by :func:`credit_epoch`, which validates; the constructor trusts its arguments.
     """
 
-    __slots__ = ("_credited", "_owners", "_previous_total", "_total", "_totals", "_tree")
+    __slots__ = (
+        "_credited",
+        "_owners",
+        "_previous_total",
+        "_root",
+        "_root_future",
+        "_total",
+        "_totals",
+        "_tree",
+    )
 
     def __init__(
         self,
@@ -89,7 +108,26 @@ class Ledger:
         self._total = sum(totals.values())
         self._credited = credited
         self._previous_total = previous_total
-        self._tree = _tree(totals) if totals else None
+        self._tree: merkle.MerkleTree | None = None  # built on first use (proofs, root)
+        self._root: bytes | None = None if totals else EMPTY_ROOT
+        self._root_future: Future[bytes] | None = None
+
+    def compute_root_in(self, executor: Executor) -> None:
+        """Start hashing the root in ``executor`` (another process) while the caller works.
+
+        The root of a million leaves is three million keccak calls, and the manifest of the
+        same epoch is as much work again in this process: with two cores they overlap. The
+        worker gets the leaves' ABI encodings as one bytes object and returns 32 bytes; the
+        result is the root :func:`merkle.build` gives (tested), so every oracle signs the same.
+        """
+        if self._root is not None or self._root_future is not None:
+            return
+        packed = merkle.pack_leaves(_raw_accounts(self._totals), list(self._totals.values()))
+        self._root_future = executor.submit(merkle.root_of_packed, packed)
+
+    def __len__(self) -> int:
+        """Accounts with a non-zero total: the tree's leaves."""
+        return len(self._totals)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -125,10 +163,20 @@ class Ledger:
 
     @property
     def root(self) -> bytes:
-        return self._tree.root if self._tree is not None else EMPTY_ROOT
+        if self._root is None:
+            if self._root_future is not None:
+                self._root = self._root_future.result()
+                self._root_future = None
+            else:
+                tree = self.tree
+                assert tree is not None  # totals are non-empty here
+                self._root = tree.root
+        return self._root
 
     @property
     def tree(self) -> merkle.MerkleTree | None:
+        if self._tree is None and self._totals:
+            self._tree = _tree(self._totals)
         return self._tree
 
     def cumulative(self, account: str) -> int:
@@ -138,9 +186,10 @@ class Ledger:
     def proof(self, account: str) -> list[bytes]:
         """The Merkle proof of ``(account, cumulative(account))``; LedgerError without a leaf."""
         key = canonical_address(account, LedgerError)
-        if self._tree is None or key not in self._totals:
+        tree = self.tree
+        if tree is None or key not in self._totals:
             raise LedgerError(f"no cumulative total for {key}")
-        return self._tree.proof(key)
+        return tree.proof(key)
 
     def claim(self, account: str) -> Claim:
         key = canonical_address(account, LedgerError)

@@ -129,6 +129,7 @@ class EpochContext:
     prior: Mapping[str, Any] = field(default_factory=dict)
     credits: Mapping[str, int] = field(default_factory=dict)
     domain: ReportDomain | None = None
+    oracles: tuple[str, ...] = ()  # the oracle set at the start block (EIP-55, sorted)
 
     def __post_init__(self) -> None:
         if self.epoch < 0:

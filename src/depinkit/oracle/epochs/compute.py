@@ -133,6 +133,7 @@ def epoch_rewards(
     prior_states: Mapping[str, bytes] | None = None,
     credits: CreditBalances | None = None,
     domain: ReportDomain | None = None,
+    oracles: Sequence[str] = (),
 ) -> EpochOutcome:
     """Verify and score every module's reports, then allocate and credit (see module doc).
 
@@ -157,6 +158,7 @@ def epoch_rewards(
             prior=decode_state((prior_states or {}).get(module.name)),
             credits=balances,
             domain=domain,
+            oracles=tuple(sorted(oracles)),
         )
         reports = grouped.get(module.name, [])
         found, points = run_module(module, ctx, reports)

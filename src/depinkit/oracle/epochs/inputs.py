@@ -156,6 +156,10 @@ class ChainInputs:
         """Nanocredits ``consumer`` had bought by ``block`` (Credits never go down on chain)."""
         return nanocredits(self.depin.credits.credits_of(consumer, block=block))
 
+    def oracles_at(self, block: int) -> list[str]:
+        """The oracle set in force at ``block`` (what network modules see in their context)."""
+        return self.depin.oracles.oracles(block=block)
+
     def oracle_set(self) -> tuple[list[str], int]:
         oracles = self.depin.oracles
         return oracles.oracles(), oracles.threshold()

@@ -237,6 +237,7 @@ class EpochPipeline:
                 self.epochs.spent_before(epoch),
             ),
             domain=self.inputs.domain,
+            oracles=self.inputs.oracles_at(start_block),
         )
         result = outcome.rewards
         root, total = result.ledger.root, result.ledger.total

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from depinkit.cli import agent, chain, keys, oracle, store
+from depinkit.cli import agent, chain, compute, keys, oracle, store
 from depinkit.cli.claim import claim
 from depinkit.cli.devnet import devnet
 
@@ -23,6 +23,7 @@ app.add_typer(agent.app, name="agent", help="Run a device agent.")
 app.add_typer(oracle.app, name="oracle", help="Run an oracle (ingest service, indexer).")
 app.add_typer(chain.app, name="chain", help="Deploy and inspect the settlement contracts.")
 app.add_typer(store.app, name="store", help="Store and fetch files on the storage network.")
+app.add_typer(compute.app, name="compute", help="Run WebAssembly jobs on the compute network.")
 app.command(name="devnet")(devnet)
 app.command(name="claim")(claim)
 

@@ -52,6 +52,7 @@ from depinkit.agent.runtime import AgentRuntime, build_runtime
 from depinkit.core.errors import DepinkitError
 from depinkit.core.keys import Account, load_keystore, to_checksum
 from depinkit.core.keystore import read_keystore_address
+from depinkit.networks.compute.role import compute_role_factory
 from depinkit.networks.uptime import Heartbeat
 from depinkit.networks.uptime.role import uptime_role_factory
 
@@ -105,7 +106,10 @@ def role_factories(oracle_urls: Sequence[str] = ()) -> dict[str, RoleFactory]:
     The uptime role answers each slot's challenge, learning the epoch's entropy from the
     oracles' beacons (docs/networks/uptime.md).
     """
-    factories: dict[str, RoleFactory] = {"uptime": uptime_role_factory(oracle_urls)}
+    factories: dict[str, RoleFactory] = {
+        "uptime": uptime_role_factory(oracle_urls),
+        "compute": compute_role_factory(),
+    }
     factories.update(discover_factories())
     return factories
 

@@ -27,6 +27,11 @@ HTTP API (JSON; ``bytes`` fields are base64, as msgspec encodes them):
     The newest receipt of every channel, ordered by consumer and channel: what the
     provider's agent role turns into signed reports.
 
+``GET /v1/claims``
+    The :class:`~depinkit.networks.compute.schemas.Claim` of every result this service
+    signed (the newest ``MAX_CLAIMS``), ordered by lease: the role pairs each receipt with
+    the claim of its lease into a ``completion`` report.
+
 The answer comes on the same connection when the job ends: a client that loses the
 connection (the provider died) knows the job must be scheduled elsewhere.
 
@@ -41,6 +46,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -62,6 +68,7 @@ from depinkit.networks.compute.jobs import (
     verify_request,
 )
 from depinkit.networks.compute.sandbox import DEFAULT_WORKERS, Sandbox
+from depinkit.networks.compute.schemas import Claim, claim_of
 from depinkit.networks.receipts import Receipt, ReceiptError, verify_receipt
 
 KEY_ENV: Final[str] = "DEPINKIT_PROVIDER_KEY"  # hex device key, when --key-file is not given
@@ -79,6 +86,7 @@ MEDIA_JSON: Final[str] = "application/json"
 
 RECEIPT_NETWORK: Final[str] = "compute"  # receipts this service keeps pay for compute
 MAX_RECEIPT_BYTES: Final[int] = 4096  # bytes: a JSON receipt is ~400
+MAX_CLAIMS: Final[int] = 65_536  # claims kept for the agent (~400 B each): days of small jobs
 
 _REQUEST_DECODER = msgspec.json.Decoder(JobRequest)
 _RECEIPT_DECODER = msgspec.json.Decoder(Receipt)
@@ -172,6 +180,12 @@ def create_app(
         return Response(content=msgspec.json.encode(body), media_type=MEDIA_JSON)
 
     receipts: dict[tuple[str, bytes], Receipt] = {}  # (consumer, channel) -> newest
+    claims: OrderedDict[bytes, Claim] = OrderedDict()  # lease -> claim, oldest first
+
+    @app.get("/v1/claims")
+    async def list_claims() -> Response:
+        listed = [claims[lease] for lease in sorted(claims)]
+        return Response(content=msgspec.json.encode(listed), media_type=MEDIA_JSON)
 
     @app.post("/v1/receipts")
     async def pay(request: Request) -> Response:
@@ -245,6 +259,9 @@ def create_app(
             load.running -= 1
             load.slots.release()
         signed: SignedResult = sign_result(account, domain, result, lease=order.lease)
+        claims[order.lease] = claim_of(signed)
+        while len(claims) > MAX_CLAIMS:
+            claims.popitem(last=False)
         return Response(content=msgspec.json.encode(signed), media_type=MEDIA_JSON)
 
     return app

@@ -24,6 +24,7 @@ from depinkit.networks.compute.jobs import (
     verify_result,
 )
 from depinkit.networks.compute.provider import MEDIA_JSON, ProviderInfo
+from depinkit.networks.compute.schemas import Claim
 from depinkit.networks.errors import NetworkError
 from depinkit.networks.receipts import Receipt
 
@@ -102,6 +103,15 @@ class ProviderClient:
             raise ProviderUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
         _raise_for_refusal(response)
         return msgspec.json.decode(response.content, type=list[Receipt])
+
+    def claims(self) -> list[Claim]:
+        """The claims of the results the provider signed, by lease."""
+        try:
+            response = self._client.get(self.url + "/v1/claims", timeout=CONNECT_TIMEOUT_S)
+        except httpx.TransportError as exc:
+            raise ProviderUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+        _raise_for_refusal(response)
+        return msgspec.json.decode(response.content, type=list[Claim])
 
     def run(self, request: JobRequest) -> SignedResult:
         """Run ``request`` on this provider; the checked signed result."""

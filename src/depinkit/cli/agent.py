@@ -54,6 +54,7 @@ from depinkit.core.keys import Account, load_keystore, to_checksum
 from depinkit.core.keystore import read_keystore_address
 from depinkit.networks.compute.role import compute_role_factory
 from depinkit.networks.coverage.role import coverage_role_factory
+from depinkit.networks.storage.role import storage_role_factory
 from depinkit.networks.uptime import Heartbeat
 from depinkit.networks.uptime.role import uptime_role_factory
 
@@ -111,6 +112,7 @@ def role_factories(oracle_urls: Sequence[str] = ()) -> dict[str, RoleFactory]:
         "uptime": uptime_role_factory(oracle_urls),
         "compute": compute_role_factory(),
         "coverage": coverage_role_factory(oracle_urls),
+        "storage": storage_role_factory(oracle_urls),
     }
     factories.update(discover_factories())
     return factories

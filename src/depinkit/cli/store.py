@@ -4,6 +4,11 @@ The consumer's key comes from a keystore (``--keystore``, passphrase as every ot
 command reads it); its manifests and per-file keys live under ``--home``; the providers
 to use come from a JSON list (``--providers``, default ``HOME/providers.json``), each
 ``{"address", "url", "owner", "cell"}``, as the oracles publish them.
+
+``put`` signs the file's deals (prices in nanocredits, at least the governed ones; the epoch
+clock as the agents': ``--genesis-ms``, ``--epoch-s``) and hands them to the providers;
+``pay`` sends every provider of a file a cumulative receipt for storage through the current
+epoch and the egress owed (run it once per epoch, e.g. from cron).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from depinkit.networks.storage.client import (
     ProviderInfo,
     StorageClient,
 )
+from depinkit.networks.storage.deals import DealPolicy
 from depinkit.networks.storage.erasure import DEFAULT_K, DEFAULT_N
 from depinkit.networks.storage.provider import tune_malloc
 
@@ -67,6 +73,16 @@ Registry = Annotated[
     str, typer.Option("--registry", help="DeviceRegistry address the receipts are bound to.")
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+_POLICY = DealPolicy()
+PriceEpoch = Annotated[
+    int, typer.Option("--price-gib-epoch", help="Nanocredits per GiB stored per epoch.")
+]
+PriceEgress = Annotated[
+    int, typer.Option("--price-gib-egress", help="Nanocredits per GiB downloaded.")
+]
+Duration = Annotated[int, typer.Option("--duration-epochs", help="Epochs the deals cover.")]
+GenesisMs = Annotated[int, typer.Option("--genesis-ms", help="Unix ms at which epoch 0 starts.")]
+EpochS = Annotated[int, typer.Option("--epoch-s", help="Epoch length in seconds.")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -82,6 +98,7 @@ def _client(
     passphrase_file: Path | None,
     chain_id: int,
     registry: str,
+    policy: DealPolicy | None = None,
     **kwargs: int,
 ) -> Iterator[StorageClient]:
     home = home.expanduser()
@@ -97,7 +114,7 @@ def _client(
     except (DepinkitError, PassphraseError, msgspec.DecodeError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     tune_malloc()  # a command owns its process: reuse multi-MiB buffers (see provider.py)
-    client = StorageClient(account, infos, home, domain=domain, **kwargs)  # type: ignore[arg-type]
+    client = StorageClient(account, infos, home, domain=domain, policy=policy, **kwargs)  # type: ignore[arg-type]
     try:
         yield client
     except DepinkitError as exc:
@@ -128,15 +145,58 @@ def put(
     n: Annotated[int, typer.Option(help="Pieces made per segment.")] = DEFAULT_N,
     chain_id: ChainId = 31337,
     registry: Registry = "0x" + "00" * 20,
+    price_gib_epoch: PriceEpoch = _POLICY.price_gib_epoch,
+    price_gib_egress: PriceEgress = _POLICY.price_gib_egress,
+    duration_epochs: Duration = _POLICY.duration_epochs,
+    genesis_ms: GenesisMs = _POLICY.genesis_ms,
+    epoch_s: EpochS = _POLICY.epoch_ms // 1000,
 ) -> None:
-    """Encrypt, erasure-code and place a file; prints its file id."""
+    """Encrypt, erasure-code and place a file, sign its deals; prints its file id."""
+    if epoch_s <= 0 or duration_epochs <= 0 or min(price_gib_epoch, price_gib_egress) < 0:
+        raise _fail("--epoch-s and --duration-epochs must be positive, prices not negative")
+    policy = DealPolicy(
+        price_gib_epoch=price_gib_epoch,
+        price_gib_egress=price_gib_egress,
+        duration_epochs=duration_epochs,
+        genesis_ms=genesis_ms,
+        epoch_ms=epoch_s * 1000,
+    )
     with (
-        _client(home, keystore, providers, passphrase_file, chain_id, registry, k=k, n=n) as c,
+        _client(
+            home, keystore, providers, passphrase_file, chain_id, registry, policy, k=k, n=n
+        ) as c,
         _progress() as bar,
     ):
         task = bar.add_task(f"put {path.name}", total=path.stat().st_size)
         manifest = c.put(path, progress=lambda done, total: bar.update(task, completed=done))
+        for provider, why in sorted(c.unannounced.items()):
+            console.print(f"[yellow]warning:[/yellow] {provider} did not take the deals: {why}")
     typer.echo(manifest.file_hex)
+
+
+@app.command()
+def pay(
+    file: Annotated[str, typer.Argument(help="File id (a unique prefix) or name.")],
+    keystore: Keystore,
+    home: Home = DEFAULT_HOME,
+    providers: Providers = None,
+    passphrase_file: PassphraseFile = None,
+    chain_id: ChainId = 31337,
+    registry: Registry = "0x" + "00" * 20,
+    epoch: Annotated[
+        int | None, typer.Option(help="Pay storage through this epoch (default: now).")
+    ] = None,
+    genesis_ms: GenesisMs = _POLICY.genesis_ms,
+    epoch_s: EpochS = _POLICY.epoch_ms // 1000,
+) -> None:
+    """Pay a file's providers for storage through the epoch and for egress (receipts)."""
+    if epoch_s <= 0:
+        raise _fail("--epoch-s must be positive")
+    policy = DealPolicy(genesis_ms=genesis_ms, epoch_ms=epoch_s * 1000)
+    with _client(home, keystore, providers, passphrase_file, chain_id, registry, policy) as c:
+        receipts = c.pay(c.find(file), epoch=epoch)
+    paid = sum(r.cumulative for r in receipts)
+    typer.echo(f"sent {len(receipts)} receipts (cumulative {paid} nanocredits)")
 
 
 @app.command()

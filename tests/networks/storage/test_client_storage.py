@@ -246,8 +246,8 @@ def test_store_commands_put_get_ls_status_rm(
 ) -> None:
     from typer.testing import CliRunner
 
-    from depinkit.core.keystore import save_keystore
     from depinkit.cli.store import app
+    from depinkit.core.keystore import save_keystore
 
     keystore = tmp_path / "consumer.json"
     save_keystore(CONSUMER, keystore, "pw", kdf="pbkdf2", iterations=1_000)

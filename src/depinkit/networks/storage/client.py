@@ -7,10 +7,17 @@ across owners first and H3 regions second, with the least-loaded provider winnin
 Uploads and downloads run on a thread pool with a bounded number of segments in flight,
 so memory stays bounded whatever the file size. A failed upload moves to another provider.
 
+After the upload ``put`` signs the file's deals (``deals.py``: a file of more than 160
+pieces is several deals, each piece stored, fetched and paid under its own deal id) and
+hands the registrations to the providers (``POST /v1/deals``), who forward them to the
+oracles.
+
 ``get`` fetches the first k pieces of each segment (the systematic ones decode for free),
 falls back to the others when a provider is dead or refuses, and relies on the AEAD tag
 to notice a wrong piece; only then does it hash the pieces to find the culprit. It pays
-each provider for egress with cumulative receipts.
+each provider for egress with cumulative receipts; ``pay`` adds storage per GiB per
+epoch at the deal's price. One receipt channel per (provider, deal), the channel being
+the deal id (``POST /v1/receipts``).
 
 ``status`` asks every provider for one random chunk of each piece with its proof and
 checks it against the manifest's root; ``repair`` rebuilds the pieces of every segment
@@ -18,7 +25,8 @@ whose healthy pieces are at or below the repair threshold from any k healthy one
 places them on new providers.
 
 State lives in a home directory: ``manifests/<file id>.json``, ``keys/<file id>.key``
-(the per-file keys, mode 0600, never sent anywhere), ``egress.json`` (what was paid).
+(the per-file keys, mode 0600, never sent anywhere), ``deals/<file id>.json`` (the signed
+deal registrations), ``channels.json`` (what is owed and paid per provider and deal).
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import msgspec
 from depinkit.core.envelope import ReportDomain
 from depinkit.core.keys import Account
 from depinkit.networks.errors import NetworkError
-from depinkit.networks.receipts import sign_receipt
+from depinkit.networks.receipts import Receipt, sign_receipt
 from depinkit.networks.storage.crypto import (
     TAG_BYTES,
     DecryptionError,
@@ -51,6 +59,23 @@ from depinkit.networks.storage.crypto import (
     encrypt_stream,
     new_file_id,
     new_key,
+)
+from depinkit.networks.storage.deals import (
+    Channel,
+    DealError,
+    DealPolicy,
+    accrue,
+    channel_key,
+    check_registration,
+    deal_id_of,
+    deals_by_id,
+    decode_registrations,
+    due,
+    encode_registrations,
+    load_channels,
+    placement_of,
+    save_channels,
+    sign_file_deals,
 )
 from depinkit.networks.storage.erasure import (
     DEFAULT_K,
@@ -72,14 +97,9 @@ from depinkit.networks.storage.manifest import (
     save_manifest,
 )
 from depinkit.networks.storage.pieces import piece_root, verify_chunk
-from depinkit.networks.storage.provider import (
-    DEFAULT_EGRESS_PRICE,
-    GIB,
-    HEADER_OWED,
-    NETWORK,
-    sign_request,
-)
+from depinkit.networks.storage.provider import HEADER_OWED, NETWORK, sign_request
 from depinkit.networks.storage.provider_app import ChunkProofReply
+from depinkit.networks.storage.schemas import DealRegistration, DealTerms
 
 DEFAULT_REPAIR_THRESHOLD: Final[int] = 4  # healthy pieces at or below which to repair (3-of-5)
 REGION_RESOLUTION: Final[int] = 3  # H3 res 3 (~12,000 km2 cells): a "region" for spreading
@@ -253,16 +273,21 @@ class Transport:
         headers: dict[str, str] | None = None,
         *,
         timeout_s: float | None = None,
+        fresh: bool = False,
     ) -> Reply:
         parts = urlsplit(url)
         scheme, host = parts.scheme or "http", parts.hostname or "127.0.0.1"
         key = (scheme, host, parts.port or (443 if scheme == "https" else 80))
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         conn = None
-        if timeout_s is None:
+        if timeout_s is None and not fresh:
             with self._lock:
                 idle = self._idle.get(key)
                 conn = idle.pop() if idle else None
+        elif fresh:  # the server dropped a kept-alive connection: the idle ones are stale too
+            with self._lock:
+                for stale in self._idle.pop(key, []):
+                    stale.close()
         reused = conn is not None
         if conn is None:
             factory = (
@@ -312,7 +337,7 @@ class StorageClient:
         repair_threshold: int = DEFAULT_REPAIR_THRESHOLD,
         segment_bytes: int = SEGMENT_BYTES,
         domain: ReportDomain | None = None,
-        egress_price: int = DEFAULT_EGRESS_PRICE,
+        policy: DealPolicy | None = None,
         workers: int = DEFAULT_WORKERS,
         consumer: str | None = None,
     ) -> None:
@@ -327,18 +352,15 @@ class StorageClient:
         self.repair_threshold = repair_threshold
         self.segment_bytes = segment_bytes
         self.domain = domain or ReportDomain(chain_id=31337, registry="0x" + "00" * 20)
-        self.egress_price = egress_price
+        self.policy = policy or DealPolicy()
         self.workers = workers
         self.keyring = Keyring(home / "keys")
         self._http = Transport()
         self._lock = threading.Lock()
-        self._egress_path = home / "egress.json"
-        try:
-            self._egress: dict[str, list[int]] = msgspec.json.decode(
-                self._egress_path.read_bytes(), type=dict[str, list[int]]
-            )
-        except FileNotFoundError:
-            self._egress = {}
+        self._channels_path = home / "channels.json"
+        self._channels: dict[str, Channel] = load_channels(self._channels_path)
+        self._terms: dict[bytes, DealTerms] = {}  # deal id -> terms, of files seen
+        self.unannounced: dict[str, str] = {}  # provider -> why the last announce failed
 
     def close(self) -> None:
         self._http.close()
@@ -357,7 +379,9 @@ class StorageClient:
         for attempt in range(2):
             headers = sign_request(self.account, provider, method, target)  # a fresh nonce
             try:
-                reply = self._http.request(method, url.rstrip("/") + target, content, headers)
+                reply = self._http.request(
+                    method, url.rstrip("/") + target, content, headers, fresh=attempt > 0
+                )
                 break
             except TransportError as exc:
                 if attempt or not exc.reused:  # a kept-alive connection may have gone stale
@@ -385,72 +409,259 @@ class StorageClient:
         with ThreadPoolExecutor(max(1, min(len(self.providers), 16))) as pool:
             return [p for p in pool.map(one, self.providers) if p is not None]
 
-    def _put_piece(self, target: ProviderInfo, root: bytes, data: bytes, file_id: bytes) -> None:
-        path = f"/v1/pieces/{root.hex()}?consumer={self.consumer}&deal={file_id.hex()}"
+    def _put_piece(self, target: ProviderInfo, root: bytes, data: bytes, deal_id: bytes) -> None:
+        path = f"/v1/pieces/{root.hex()}?consumer={self.consumer}&deal={deal_id.hex()}"
         self._request(target.address, target.url, "PUT", path, data)
 
-    def _get_piece(self, placement: PiecePlacement, file_id: bytes) -> bytes:
-        path = f"/v1/pieces/{placement.root.hex()}?deal={file_id.hex()}"
+    def _get_piece(self, placement: PiecePlacement, deal_id: bytes) -> bytes:
+        path = f"/v1/pieces/{placement.root.hex()}?deal={deal_id.hex()}"
         try:
             reply = self._request(placement.provider, placement.url, "GET", path)
         except _Refused as exc:
             if exc.status != 402:
                 raise
-            self._pay(placement.provider, placement.url, file_id)
+            self._pay(placement.provider, placement.url, deal_id)
             reply = self._request(placement.provider, placement.url, "GET", path)
-        self._meter(placement.provider, file_id, len(reply.content), reply.headers.get(HEADER_OWED))
+        self._meter(placement.provider, deal_id, len(reply.content), reply.headers.get(HEADER_OWED))
         return reply.content
 
-    # --- egress receipts -----------------------------------------------------------------
+    # --- deals -----------------------------------------------------------------------------
 
-    def _meter(self, provider: str, file_id: bytes, size: int, owed: str | None) -> None:
+    def _deals_path(self, file_id: bytes) -> Path:
+        return self.home / "deals" / f"{file_id.hex()}.json"
+
+    def registrations(self, manifest: Manifest) -> list[DealRegistration]:
+        """The file's signed deal registrations: kept by ``put``, else asked of its providers
+        (a repairer has none of its own); checked against the consumer's signature."""
+        try:
+            found = decode_registrations(self._deals_path(manifest.file_id).read_bytes())
+        except FileNotFoundError:
+            found = self._fetch_registrations(manifest)
+        for registration in found:
+            self._terms[registration.terms.deal_id] = registration.terms
+        return found
+
+    def _remember_terms(self, manifest: Manifest) -> None:
+        """Learn the file's deal prices from the kept registrations (none for a repairer)."""
+        try:
+            found = decode_registrations(self._deals_path(manifest.file_id).read_bytes())
+        except (FileNotFoundError, DealError):
+            return
+        for registration in found:
+            self._terms[registration.terms.deal_id] = registration.terms
+
+    def _fetch_registrations(self, manifest: Manifest) -> list[DealRegistration]:
+        wanted = sorted(
+            {deal_id_of(manifest.file_id, manifest.n, s.index) for s in manifest.segments}
+        )
+        urls = sorted({(x.provider, x.url) for s in manifest.segments for x in s.pieces})
+        out = []
+        for deal_id in wanted:
+            for _, url in urls:
+                try:
+                    reply = self._http.request(
+                        "GET",
+                        f"{url.rstrip('/')}/v1/deals/{deal_id.hex()}",
+                        timeout_s=PROBE_TIMEOUT_S,
+                    )
+                    if reply.status != 200:
+                        continue
+                    registration = msgspec.json.decode(reply.content, type=DealRegistration)
+                    check_registration(self.domain, registration)
+                except (TransportError, msgspec.DecodeError, msgspec.ValidationError, DealError):
+                    continue
+                if (
+                    registration.terms.deal_id == deal_id
+                    and registration.terms.file_id == manifest.file_id
+                    and registration.terms.consumer == manifest.consumer
+                ):
+                    out.append(registration)
+                    break
+        return out
+
+    def register(
+        self, manifest: Manifest, *, start_epoch: int | None = None
+    ) -> list[DealRegistration]:
+        """Sign the file's deals at its current placement and keep them (the consumer only)."""
+        start = (
+            self.policy.epoch_at(int(time.time() * 1000)) if start_epoch is None else start_epoch
+        )
+        signed = sign_file_deals(self.account, self.domain, manifest, self.policy, start)
+        atomic_write(self._deals_path(manifest.file_id), encode_registrations(signed))
+        for registration in signed:
+            self._terms[registration.terms.deal_id] = registration.terms
+        return signed
+
+    def announce(
+        self,
+        manifest: Manifest,
+        registrations: Sequence[DealRegistration] | None = None,
+        *,
+        only: set[str] | None = None,
+    ) -> dict[str, str]:
+        """Hand every deal's registration to the providers holding its pieces now (``only``:
+        to these providers); provider -> error for those that did not take it."""
+        if registrations is None:
+            registrations = self.registrations(manifest)
+        failed: dict[str, str] = {}
+        for registration in registrations:
+            terms = registration.terms
+            holders = {
+                x.provider: x.url
+                for s in manifest.segments
+                if deal_id_of(manifest.file_id, manifest.n, s.index) == terms.deal_id
+                for x in s.pieces
+            }
+            body = msgspec.json.encode(registration)
+            for provider, url in sorted(holders.items()):
+                if only is not None and provider not in only:
+                    continue
+                try:
+                    reply = self._post(url.rstrip("/") + "/v1/deals", body)
+                except TransportError as exc:
+                    failed[provider] = str(exc)
+                    continue
+                if reply.status >= 400:
+                    failed[provider] = f"HTTP {reply.status}: {reply.content[:200]!r}"
+        self.unannounced = failed
+        return failed
+
+    # --- receipts ------------------------------------------------------------------------
+
+    def _prices(self, deal_id: bytes) -> tuple[int, int]:
+        terms = self._terms.get(deal_id)
+        if terms is None:
+            return self.policy.price_gib_epoch, self.policy.price_gib_egress
+        return terms.price_gib_epoch, terms.price_gib_egress
+
+    def _meter(self, provider: str, deal_id: bytes, size: int, owed: str | None) -> None:
         if owed is None:  # a repairer or auditor is not metered
             return
         with self._lock:
-            entry = self._egress.setdefault(f"{provider}:{file_id.hex()}", [0, 0])
-            entry[0] += size
+            key = channel_key(provider, deal_id)
+            self._channels.setdefault(key, Channel()).egress_bytes += size
 
-    def _pay(self, provider: str, url: str, file_id: bytes) -> None:
-        """Send ``provider`` a receipt covering every byte received from it on this file."""
-        key = f"{provider}:{file_id.hex()}"
+    def _receipt(self, provider: str, deal_id: bytes) -> Receipt | None:
+        """A receipt for what is owed on (provider, deal) if above the last one; the caller
+        holds the lock."""
+        channel = self._channels.get(channel_key(provider, deal_id))
+        if channel is None:
+            return None
+        owed = due(channel, *self._prices(deal_id))
+        if owed <= channel.cumulative:
+            return None
+        receipt = sign_receipt(
+            self.account,
+            self.domain,
+            network=NETWORK,
+            payee=provider,
+            channel=deal_id,
+            cumulative=owed,
+        )
+        channel.cumulative = owed
+        return receipt
+
+    def _post(self, url: str, body: bytes) -> Reply:
+        """An unsigned JSON POST, once more on a fresh connection if a kept-alive one broke."""
+        headers = {"content-type": "application/json"}
+        try:
+            return self._http.request("POST", url, body, headers)
+        except TransportError as exc:
+            if not exc.reused:
+                raise
+            return self._http.request("POST", url, body, headers, fresh=True)
+
+    def _send(self, url: str, receipt: Receipt) -> None:
+        self._post(url.rstrip("/") + "/v1/receipts", msgspec.json.encode(receipt))
+
+    def _pay(self, provider: str, url: str, deal_id: bytes) -> None:
+        """Send ``provider`` a receipt covering everything owed on the deal so far."""
         with self._lock:
-            received, paid = self._egress.get(key, [0, 0])
-            due = -(-received * self.egress_price // GIB)
-            if due <= paid:
+            receipt = self._receipt(provider, deal_id)
+            if receipt is None:
                 return
-            receipt = sign_receipt(
-                self.account,
-                self.domain,
-                network=NETWORK,
-                payee=provider,
-                channel=file_id,
-                cumulative=due,
-            )
-            self._egress[key] = [received, due]
-            atomic_write(self._egress_path, msgspec.json.encode(self._egress))
-        self._http.request("POST", url.rstrip("/") + "/v1/receipts", msgspec.json.encode(receipt))
+            save_channels(self._channels_path, self._channels)
+        self._send(url, receipt)
 
     def _pay_all(self, manifest: Manifest) -> None:
-        urls = {p.provider: p.url for s in manifest.segments for p in s.pieces}
-        for provider, url in sorted(urls.items()):
+        channels = {
+            (x.provider, x.url, deal_id_of(manifest.file_id, manifest.n, s.index))
+            for s in manifest.segments
+            for x in s.pieces
+        }
+        for provider, url, deal_id in sorted(channels):
             try:
-                self._pay(provider, url, manifest.file_id)
+                self._pay(provider, url, deal_id)
             except TransportError:
                 continue  # paid next time: receipts are cumulative
+
+    def pay(self, manifest: Manifest, *, epoch: int | None = None) -> list[Receipt]:
+        """Pay every provider of the file for storage through ``epoch`` (default: now) at the
+        deal's price per GiB per epoch, with the egress owed, one receipt per channel.
+
+        Storage is counted once per epoch on the provider holding each piece now (a piece
+        moved by a repair is paid to its new holder from the repair on). Receipts are
+        cumulative, so one that does not arrive is covered by the next. The receipts sent.
+        """
+        if self.consumer != self.account.address:
+            raise StorageClientError("only the file's consumer pays for it")
+        now = self.policy.epoch_at(int(time.time() * 1000)) if epoch is None else epoch
+        urls = {x.provider: x.url for s in manifest.segments for x in s.pieces}
+        placement = placement_of(manifest)
+        deals = deals_by_id(self.registrations(manifest))
+        outgoing: list[tuple[str, Receipt]] = []
+        with self._lock:
+            for terms in deals.values():
+                for key in accrue(self._channels, terms, placement, now):
+                    provider = key.split(":", 1)[0]
+                    receipt = self._receipt(provider, terms.deal_id)
+                    if receipt is not None:
+                        outgoing.append((urls.get(provider, ""), receipt))
+            save_channels(self._channels_path, self._channels)
+        for url, receipt in outgoing:
+            try:
+                self._send(url, receipt)
+            except TransportError:
+                continue
+        return [r for _, r in outgoing]
+
+    def channels(self) -> dict[str, Channel]:
+        """A copy of every payment channel, by ``provider:deal id``."""
+        with self._lock:
+            return {k: msgspec.structs.replace(v) for k, v in self._channels.items()}
 
     # --- put -----------------------------------------------------------------------------
 
     def put(
-        self, path: Path, *, name: str | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        progress: Progress | None = None,
+        start_epoch: int | None = None,
     ) -> Manifest:
-        """Encrypt, encode and place ``path``; the saved manifest."""
+        """Encrypt, encode and place ``path``; the saved manifest (see ``put_stream``)."""
         size = path.stat().st_size
         with open(path, "rb") as stream:
-            return self.put_stream(stream, size, name=name or path.name, progress=progress)
+            return self.put_stream(
+                stream, size, name=name or path.name, progress=progress, start_epoch=start_epoch
+            )
 
     def put_stream(
-        self, stream: BinaryIO, size: int, *, name: str, progress: Progress | None = None
+        self,
+        stream: BinaryIO,
+        size: int,
+        *,
+        name: str,
+        progress: Progress | None = None,
+        start_epoch: int | None = None,
     ) -> Manifest:
+        """Encrypt, encode and place a stream; the saved manifest.
+
+        Then the file's deals, starting at ``start_epoch`` (default: the current epoch of
+        the client's policy), are signed, kept (``registrations``) and handed to the
+        providers (``announce``; those that did not take them are in ``unannounced``).
+        """
         live = self.probe()
         if len(live) < self.n:
             raise StorageClientError(f"{self.n} providers needed, {len(live)} answer")
@@ -465,13 +676,14 @@ class StorageClient:
             def store_segment(index: int, sealed: bytes) -> SegmentEntry:
                 pieces = encode(sealed, self.k, self.n)
                 salt = file_id + index.to_bytes(8, "big")
+                deal_id = deal_id_of(file_id, self.n, index)
                 with self._lock:
                     targets = place(live, self.n, salt=salt, load=load)
                     for t in targets:
                         load[t.address] = load.get(t.address, 0) + 1
                 holders = list(targets)
                 futures = [
-                    io.submit(self._store_one, live, holders, j, j, pieces[j], file_id, salt)
+                    io.submit(self._store_one, live, holders, j, j, pieces[j], deal_id, salt)
                     for j in range(self.n)
                 ]
                 placements = tuple(f.result() for f in futures)
@@ -500,6 +712,8 @@ class StorageClient:
             segments=tuple(entries),
         )
         save_manifest(manifest, self._manifest_path(file_id))
+        if self.consumer == self.account.address:  # only the consumer signs its deals
+            self.announce(manifest, self.register(manifest, start_epoch=start_epoch))
         return manifest
 
     def _store_one(
@@ -509,7 +723,7 @@ class StorageClient:
         slot: int,
         number: int,
         data: bytes,
-        file_id: bytes,
+        deal_id: bytes,
         salt: bytes,
     ) -> PiecePlacement:
         """Put piece ``number`` on ``holders[slot]``, moving to a fresh provider on failure.
@@ -523,7 +737,7 @@ class StorageClient:
             with self._lock:
                 target = holders[slot]
             try:
-                self._put_piece(target, root, data, file_id)
+                self._put_piece(target, root, data, deal_id)
                 return PiecePlacement(
                     number=number, root=root, provider=target.address, url=target.url
                 )
@@ -563,6 +777,7 @@ class StorageClient:
     ) -> Iterator[bytes]:
         """The file's plaintext, segment by segment, with bounded read-ahead."""
         key = self.keyring.load(manifest.file_id)
+        self._remember_terms(manifest)  # egress is paid at the deal's price
         done = 0
         with ThreadPoolExecutor(self.workers) as io, ThreadPoolExecutor(SEGMENTS_IN_FLIGHT) as seg:
             inflight: deque[Future[bytes]] = deque()
@@ -595,7 +810,8 @@ class StorageClient:
                 batch: list[PiecePlacement] = []
                 while pending and len(have) + len(batch) < manifest.k:
                     batch.append(pending.popleft())
-                futures = [(p, io.submit(self._get_piece, p, manifest.file_id)) for p in batch]
+                deal_id = deal_id_of(manifest.file_id, manifest.n, entry.index)
+                futures = [(p, io.submit(self._get_piece, p, deal_id)) for p in batch]
                 for placement, future in futures:
                     try:
                         have[placement.number] = future.result()
@@ -656,21 +872,24 @@ class StorageClient:
         """End the file's deals on every provider (best effort); the pieces removed."""
         removed = 0
         for entry in manifest.segments:
+            deal_id = deal_id_of(manifest.file_id, manifest.n, entry.index)
             for p in entry.pieces:
-                path = f"/v1/pieces/{p.root.hex()}?deal={manifest.file_id.hex()}"
+                path = f"/v1/pieces/{p.root.hex()}?deal={deal_id.hex()}"
                 try:
                     self._request(p.provider, p.url, "DELETE", path)
                     removed += 1
                 except (TransportError, _Refused):
                     continue
         self._manifest_path(manifest.file_id).unlink(missing_ok=True)
+        self._deals_path(manifest.file_id).unlink(missing_ok=True)
         self.keyring.remove(manifest.file_id)
         return removed
 
     def _check_piece(self, manifest: Manifest, segment: int, p: PiecePlacement) -> PieceHealth:
         chunks = manifest.chunks(segment)
         index = secrets.randbelow(chunks)
-        path = f"/v1/pieces/{p.root.hex()}/chunks/{index}?deal={manifest.file_id.hex()}"
+        deal_id = deal_id_of(manifest.file_id, manifest.n, segment)
+        path = f"/v1/pieces/{p.root.hex()}/chunks/{index}?deal={deal_id.hex()}"
         try:
             reply = self._request(p.provider, p.url, "GET", path)
             answer = msgspec.json.decode(reply.content, type=ChunkProofReply)
@@ -694,12 +913,16 @@ class StorageClient:
 
     # --- repair --------------------------------------------------------------------------
 
-    def repair(self, manifest: Manifest, *, threshold: int | None = None) -> RepairReport:
+    def repair(
+        self, manifest: Manifest, *, threshold: int | None = None, epoch: int | None = None
+    ) -> RepairReport:
         """Rebuild the pieces of segments with at most ``threshold`` healthy pieces.
 
         The rebuilt pieces are byte-identical to the lost ones (same roots: the coding is
         deterministic) and go to providers holding no piece of the segment. The updated
-        manifest is saved and returned in the report.
+        manifest is saved and returned in the report. The new holders get the deals'
+        registrations (so their agents can claim the repair and prove the pieces), and the
+        consumer pays them storage for the epochs after ``epoch`` (default: now).
         """
         limit = self.repair_threshold if threshold is None else threshold
         health = self.status(manifest)
@@ -721,6 +944,16 @@ class StorageClient:
             manifest = msgspec.structs.replace(manifest, segments=tuple(entries))
             save_manifest(manifest, self._manifest_path(manifest.file_id))
             report.manifest = manifest
+            now = self.policy.epoch_at(int(time.time() * 1000)) if epoch is None else epoch
+            moved = {(seg, number): to for seg, number, to in report.rebuilt}
+            with self._lock:  # new holders are paid from the repair on, not from the start
+                for (seg, _), to in sorted(moved.items()):
+                    key = channel_key(to, deal_id_of(manifest.file_id, manifest.n, seg))
+                    channel = self._channels.setdefault(key, Channel())
+                    if channel.paid_through is None:
+                        channel.paid_through = now
+                save_channels(self._channels_path, self._channels)
+            self.announce(manifest, only=set(moved.values()))
         return report
 
     def _repair_segment(
@@ -733,12 +966,13 @@ class StorageClient:
         report: RepairReport,
     ) -> SegmentEntry:
         by_number = {p.number: p for p in entry.pieces}
+        deal_id = deal_id_of(manifest.file_id, manifest.n, entry.index)
         have: dict[int, bytes] = {}
         for number in healthy:
             if len(have) == manifest.k:
                 break
             try:
-                data = self._get_piece(by_number[number], manifest.file_id)
+                data = self._get_piece(by_number[number], deal_id)
             except (TransportError, _Refused):
                 continue
             if piece_root(data) == by_number[number].root:
@@ -767,7 +1001,7 @@ class StorageClient:
                 len(taken) + offset,
                 number,
                 rebuilt[number],
-                manifest.file_id,
+                deal_id,
                 salt,
             )
         placements: dict[int, PiecePlacement] = {}

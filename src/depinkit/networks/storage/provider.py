@@ -50,7 +50,7 @@ REQUEST_WINDOW_MS: Final[int] = 120_000  # 2 min: clock skew tolerated; nonces k
 NONCE_BYTES: Final[int] = 16  # 128-bit random request nonce: no collision between honest senders
 MAX_PIECE_BYTES: Final[int] = 16 * 1024 * 1024  # 16 MiB: an 8 MiB segment at k = 1, with room
 GIB: Final[int] = 1 << 30  # bytes per GiB: prices are per GiB
-DEFAULT_EGRESS_PRICE: Final[int] = 7 * 10**15  # credit base units per GiB: price_gib_egress
+DEFAULT_EGRESS_PRICE: Final[int] = 7_000_000  # nanocredits per GiB: price_gib_egress default
 DEFAULT_EGRESS_ALLOWANCE: Final[int] = 256 * 1024 * 1024  # bytes served ahead of a receipt
 DEFAULT_CAPACITY: Final[int] = 10 * GIB  # bytes: what a provider declares if not told
 EGRESS_SAVE_INTERVAL_S: Final[float] = 1.0  # a crash forgets at most 1 s of metered egress

@@ -201,6 +201,9 @@ def create_app(store: PieceStore) -> FastAPI:
             "owed": store.owed(receipt.consumer, receipt.channel),
         }
 
+    from depinkit.networks.storage.deals import install_deal_routes  # deals imports this module
+
+    install_deal_routes(app, store)
     return app
 
 

@@ -66,3 +66,10 @@ def test_any_k_of_n_pieces_decode(segment: bytes, kn: tuple[int, int], rng) -> N
     pieces = encode(segment, k, n)
     chosen = rng.sample(range(n), k)
     assert decode({j: pieces[j] for j in chosen}, k, n, len(segment)) == segment
+
+
+def test_tiny_segments_of_different_files_share_no_piece() -> None:
+    """Padding comes from the segment, so no piece is padding alone and equal across files."""
+    first, second = encode(b"\x01" * 100, 3, 5), encode(b"\x02" * 100, 3, 5)
+    assert not set(first) & set(second)
+    assert encode_some(b"\x01" * 100, 3, 5, [2, 4]) == {2: first[2], 4: first[4]}

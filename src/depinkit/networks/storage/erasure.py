@@ -1,18 +1,22 @@
 """Erasure coding of sealed segments: zfec Reed-Solomon, any k of n pieces rebuild one.
 
-A sealed segment of ``L`` bytes is zero-padded to ``k * B`` bytes, where the piece size
+A sealed segment of ``L`` bytes is padded to ``k * B`` bytes, where the piece size
 ``B`` is ``L / k`` rounded up to a whole number of 1 KiB chunks (so every chunk of every
 piece is full and proofs need no length rule), and cut into k primary blocks; zfec adds
 n - k parity blocks. Piece ``j`` of a segment is block ``j``: pieces 0..k-1 are the
 ciphertext itself (systematic code), so a download that reaches the first k providers
-decodes at memcpy speed. The padding is a pure function of ``L`` and ``k``, so a
-repairer rebuilds byte-identical pieces with byte-identical roots.
+decodes at memcpy speed. The padding is a pure function of the segment (a SHAKE-256
+stream keyed by its SHA-256), so a repairer that decoded the segment rebuilds
+byte-identical pieces with byte-identical roots, while two files never share a piece made
+of padding alone (zero padding made every tiny segment's last pieces identical, and the
+oracles refuse a second deal naming a root a provider already holds).
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -44,11 +48,23 @@ def piece_size(segment_len: int, k: int) -> int:
     return -(-per // CHUNK_BYTES) * CHUNK_BYTES
 
 
+PAD_TAG: Final[bytes] = b"depinkit/storage/pad/v1"  # domain separation of the padding stream
+
+
+def _padded(segment: bytes, length: int) -> bytes:
+    """``segment`` followed by ``length - len(segment)`` bytes derived from the segment."""
+    missing = length - len(segment)
+    if missing == 0:
+        return segment
+    seed = hashlib.sha256(segment).digest()
+    return segment + hashlib.shake_256(PAD_TAG + seed).digest(missing)
+
+
 def encode(segment: bytes, k: int, n: int) -> list[bytes]:
     """The n pieces of ``segment`` (piece j is share j); any k of them rebuild it."""
     check_params(k, n)
     size = piece_size(len(segment), k)
-    padded = segment + bytes(size * k - len(segment))
+    padded = _padded(segment, size * k)
     primary = [padded[i * size : (i + 1) * size] for i in range(k)]
     if n == k:
         return primary
@@ -62,7 +78,7 @@ def encode_some(segment: bytes, k: int, n: int, wanted: Sequence[int]) -> dict[i
     if any(not 0 <= j < n for j in wanted):
         raise ErasureError(f"piece numbers must lie in [0, {n})")
     size = piece_size(len(segment), k)
-    padded = segment + bytes(size * k - len(segment))
+    padded = _padded(segment, size * k)
     primary = [padded[i * size : (i + 1) * size] for i in range(k)]
     out: dict[int, bytes] = {j: primary[j] for j in wanted if j < k}
     parity_nums = sorted(j for j in set(wanted) if j >= k)

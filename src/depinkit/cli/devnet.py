@@ -32,6 +32,12 @@ def devnet(
         str | None,
         typer.Option(help="PostgreSQL URL for the oracles' stores (default: SQLite files)."),
     ] = None,
+    storage_providers: Annotated[
+        int,
+        typer.Option(
+            help="Storage network providers (0: none); a consumer with credits is set up too."
+        ),
+    ] = 0,
     duration: Annotated[
         float | None, typer.Option(help="Stop by itself after this many seconds.")
     ] = None,
@@ -52,6 +58,7 @@ def devnet(
         epoch_length_s=epoch_length,
         heartbeat_s=heartbeat,
         db_url=db,
+        storage_providers=storage_providers,
     )
     # SIGTERM stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -60,6 +67,14 @@ def devnet(
         with console.status("starting anvil, contracts, oracles and agents…"):
             net.start()
         console.print(f"devnet up; data in {net.layout.root}, logs in {net.layout.logs}")
+        if net.store_commands:
+            console.print(
+                f"storage: {storage_providers} providers; as the consumer "
+                f"(also in {net.storage.readme}):",
+                highlight=False,
+            )
+            for command in net.store_commands:
+                console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)
         deadline = time.monotonic() + duration if duration is not None else None
         if live and console.is_terminal:
             with Live(render(net.snapshot()), console=console, refresh_per_second=1) as view:

@@ -9,6 +9,7 @@ persisted state in the data directory and resume the same network.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -34,6 +35,7 @@ from depinkit.chain.registry import DeviceStatus
 from depinkit.cli.claim import claim_from_oracle, fetch_claim
 from depinkit.core.errors import DepinkitError
 from depinkit.core.keys import Account, load_keystore, save_keystore
+from depinkit.devnet import storage as st
 from depinkit.devnet.layout import DevnetKeys, Layout
 from depinkit.devnet.supervisor import Child, Supervisor
 from depinkit.networks.uptime import SLOT_S
@@ -69,10 +71,13 @@ class DevnetOptions:
     epoch_length_s: int = 60
     heartbeat_s: float | None = None  # None: twice per uptime slot
     db_url: str | None = None  # None: one SQLite file per oracle; else a PostgreSQL URL
+    storage_providers: int = 0  # storage network providers (0: uptime only)
 
     def check(self) -> None:
         if self.devices < 1 or self.oracles < 1:
             raise DevnetError("a devnet needs at least one device and one oracle")
+        if self.storage_providers < 0:
+            raise DevnetError("--storage-providers cannot be negative")
         if not 1 <= self.threshold <= self.oracles:
             raise DevnetError(f"threshold must be between 1 and {self.oracles}")
         if self.epoch_length_s < 30:
@@ -98,6 +103,7 @@ class DeviceView:
     last_reward: int  # base units the latest settled epoch gave this device
     owner_earned: int  # the owner's cumulative rewards in the latest root
     owner_claimed: int  # what the owner has claimed on chain
+    network: str = NETWORK  # the network the device is onboarded on
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class Snapshot:
     root: str  # that root, 0x hex ("" before the first)
     total_cumulative: int
     claims_sent: int  # claim transactions the devnet's owners sent
+    providers_up: int = 0  # storage provider services running
+    providers: int = 0  # storage provider services the devnet runs
 
 
 @dataclass
@@ -126,8 +134,13 @@ class Devnet:
     indexer_children: list[Child] = field(default_factory=list)
     settle_children: list[Child] = field(default_factory=list)
     agent_children: list[Child] = field(default_factory=list)
+    provider_children: list[Child] = field(default_factory=list)
     _ports: list[int] = field(default_factory=list)
     _devices: list[str] = field(default_factory=list)
+    _providers: list[str] = field(default_factory=list)  # storage devices' addresses
+    _provider_ports: list[int] = field(default_factory=list)
+    _storage_keys: st.StorageKeys | None = None
+    store_commands: list[str] = field(default_factory=list)  # `depinkit store` walk-through
     _stores: list[Store] = field(default_factory=list)
     _keys: DevnetKeys | None = None
     _claims_sent: int = 0
@@ -136,11 +149,13 @@ class Devnet:
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.options.data_dir.resolve())
+        self.storage = st.StorageLayout(self.layout.root)
         self.supervisor = Supervisor(log_dir=self.layout.logs)
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         self.options.check()
+        self._check_resumable()
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.anvil = Anvil(
             state=self.layout.anvil_state,
@@ -152,11 +167,23 @@ class Devnet:
         deployment = self._deployment(chain, keys)
         self.depin = Depin(chain, deployment)
         self._ports = self._oracle_ports()
-        self._devices = self._ensure_agents(keys)
+        storage = self.options.storage_providers > 0
+        # Every `agent init` at once: each is a Python start-up and a scrypt.
+        inits = self._init_devices(keys) + (self._init_providers() if storage else [])
+        self._wait_inits(inits)
+        self._devices = [
+            _device_account(self.layout.agent_dir(i)).address for i in range(self.options.devices)
+        ]
         self._onboard(keys)
+        if storage:
+            self._setup_storage(keys)
         self._prepare_oracles(keys)
+        if storage:
+            self._start_providers(keys)  # they boot while the oracles do
         self._start_oracles(deployment)
         self._start_agents()
+        if storage:
+            self._start_provider_agents()
 
     def stop(self) -> None:
         """Agents first (they flush their outboxes), then oracles, then the chain."""
@@ -176,6 +203,18 @@ class Devnet:
         self.stop()
 
     # --- set-up steps (each one skips what an earlier run already did) -------------------
+    def _check_resumable(self) -> None:
+        """Refuse, before anything starts, what this data directory's deployment cannot do."""
+        path = self.layout.manifest
+        if not self.options.storage_providers or not path.exists():
+            return
+        if st.STORAGE not in Deployment.load(path).network_parameters:
+            raise DevnetError(
+                f"{self.layout.root} holds a devnet deployed without the storage network, "
+                "so it cannot run --storage-providers: run it without that option, or give "
+                "another --data-dir for a devnet with storage"
+            )
+
     def _load_keys(self) -> DevnetKeys:
         path = self.layout.keys_file
         if path.exists():
@@ -204,9 +243,17 @@ class Devnet:
                 )
             return deployment
         slot_s = self.options.epoch_length_s // SLOTS_PER_EPOCH
+        uptime = NetworkConfig(name=NETWORK, parameters={SLOT_S: slot_s})
+        networks: tuple[NetworkConfig, ...] = (uptime,)
+        if self.options.storage_providers:
+            storage = st.storage_network(self.options.epoch_length_s)
+            uptime = NetworkConfig(
+                name=NETWORK, weight_bps=P.BPS - storage.weight_bps, parameters={SLOT_S: slot_s}
+            )
+            networks = (uptime, storage)
         config = DeployConfig(
             epoch_length_s=self.options.epoch_length_s,
-            networks=(NetworkConfig(name=NETWORK, parameters={SLOT_S: slot_s}),),
+            networks=networks,
             oracles=tuple(o.address for o in keys.oracles),
             threshold=self.options.threshold,
         )
@@ -228,41 +275,137 @@ class Devnet:
     def _oracle_url(self, index: int) -> str:
         return f"http://127.0.0.1:{self._ports[index]}"
 
-    def _ensure_agents(self, keys: DevnetKeys) -> list[str]:
-        """`depinkit agent init` for every device not set up yet, all at once."""
-        assert self.depin is not None
-        deployment = self.depin.deployment
-        genesis_s = deployment.parameters[P.EPOCH_GENESIS]
-        pending: list[tuple[int, Child]] = []
+    def _init_devices(self, keys: DevnetKeys) -> list[tuple[str, Child]]:
+        """`depinkit agent init` started for every device not set up yet."""
+        pending: list[tuple[str, Child]] = []
         for index in range(self.options.devices):
             directory = self.layout.agent_dir(index)
             if (directory / CONFIG_FILENAME).exists():
                 continue
             owner = keys.owners[index // DEVICES_PER_OWNER]
-            argv = [
-                *depinkit_command(), "agent", "init",
-                "--data-dir", str(directory),
-                "--chain-id", str(deployment.chain_id),
-                "--registry", deployment.registry,
-                "--owner", owner.address,
-                "--h3-cell", device_cell(index),
-                "--network", NETWORK,
-                "--heartbeat-s", str(self.options.heartbeat_interval_s),
-                "--epoch-genesis-ms", str(genesis_s * 1000),
-                "--epoch-length-s", str(self.options.epoch_length_s),
-                "--scrypt-n", str(DEVICE_SCRYPT_N),
-            ]  # fmt: skip
-            for i in range(self.options.oracles):
-                argv += ["--oracle", f"oracle-{i}={self._oracle_url(i)}"]
-            pending.append((index, self.supervisor.start(f"init-device-{index}", argv)))
-        for index, child in pending:
+            name = f"device-{index}"
+            argv = self._init_argv(directory, owner.address, device_cell(index), NETWORK)
+            pending.append((name, self.supervisor.start(f"init-{name}", argv)))
+        return pending
+
+    def _init_argv(self, directory: Path, owner: str, cell: str, network: str) -> list[str]:
+        assert self.depin is not None
+        deployment = self.depin.deployment
+        genesis_s = deployment.parameters[P.EPOCH_GENESIS]
+        argv = [
+            *depinkit_command(), "agent", "init",
+            "--data-dir", str(directory),
+            "--chain-id", str(deployment.chain_id),
+            "--registry", deployment.registry,
+            "--owner", owner,
+            "--h3-cell", cell,
+            "--network", network,
+            "--heartbeat-s", str(self.options.heartbeat_interval_s),
+            "--epoch-genesis-ms", str(genesis_s * 1000),
+            "--epoch-length-s", str(self.options.epoch_length_s),
+            "--scrypt-n", str(DEVICE_SCRYPT_N),
+        ]  # fmt: skip
+        for i in range(self.options.oracles):
+            argv += ["--oracle", f"oracle-{i}={self._oracle_url(i)}"]
+        return argv
+
+    def _wait_inits(self, pending: list[tuple[str, Child]]) -> None:
+        for name, child in pending:
             code = child.process.wait()
             self.supervisor.children.remove(child)
             if code != 0:
-                raise DevnetError(f"agent init for device {index} failed:\n{child.tail()}")
-        return [
-            _device_account(self.layout.agent_dir(i)).address for i in range(self.options.devices)
-        ]
+                raise DevnetError(f"agent init for {name} failed:\n{child.tail()}")
+
+    # --- the storage network (opt-in) ---------------------------------------------------
+    def _init_providers(self) -> list[tuple[str, Child]]:
+        """`depinkit agent init` started for every storage provider device not set up yet."""
+        layout, count = self.storage, self.options.storage_providers
+        owners = -(-count // DEVICES_PER_OWNER)
+        skeys = self._storage_keys = st.StorageKeys.load_or_create(layout.keys_file, owners)
+        self._provider_ports = st.provider_ports(layout, count)
+        pending: list[tuple[str, Child]] = []
+        for index in range(count):
+            directory = layout.agent_dir(index)
+            if (directory / CONFIG_FILENAME).exists():
+                continue
+            owner_address = skeys.owners[index // DEVICES_PER_OWNER].address
+            name = f"provider-{index}"
+            cell = st.provider_cell(index)
+            argv = self._init_argv(directory, owner_address, cell, st.STORAGE)
+            pending.append((name, self.supervisor.start(f"init-{name}", argv)))
+        return pending
+
+    def _setup_storage(self, keys: DevnetKeys) -> None:
+        """Provider devices (role options, key file, onboarding), the consumer's credits,
+        providers.json and the `depinkit store` commands; each step skips what is done."""
+        assert self.depin is not None and self._storage_keys is not None
+        layout, count, skeys = self.storage, self.options.storage_providers, self._storage_keys
+        providers = []
+        self._providers = []
+        for index in range(count):
+            directory = layout.agent_dir(index)
+            url = self._provider_url(index)
+            if not st.role_configured(directory):
+                st.add_role_options(directory, layout.pieces_dir(index), url)
+            device = _device_account(directory)
+            owner = skeys.owners[index // DEVICES_PER_OWNER]
+            key_file = layout.key_file(index)
+            if not key_file.exists():
+                key_file.parent.mkdir(parents=True, exist_ok=True)
+                _write_private(key_file, device.private_key.hex() + "\n")
+            layout.pieces_dir(index).mkdir(parents=True, exist_ok=True)
+            st.onboard_provider(self.depin, _local(owner), device, index, DEVICES_PER_OWNER)
+            self._providers.append(device.address)
+            providers.append(
+                {
+                    "address": device.address,
+                    "url": url,
+                    "owner": owner.address,
+                    "cell": st.provider_cell(index),
+                }
+            )
+        st.ensure_consumer(self.depin, layout, keys.oracles)
+        st.write_providers(layout, providers)
+        deployment = self.depin.deployment
+        commands = functools.partial(
+            st.store_commands,
+            layout,
+            chain_id=deployment.chain_id,
+            registry=deployment.registry,
+            genesis_ms=deployment.parameters[P.EPOCH_GENESIS] * 1000,
+            epoch_s=self.options.epoch_length_s,
+        )
+        self.store_commands = commands()  # printed: paths relative to the working directory
+        st.write_readme(layout, commands(relative=False))  # README.txt: from anywhere
+
+    def _provider_url(self, index: int) -> str:
+        return f"http://127.0.0.1:{self._provider_ports[index]}"
+
+    def _start_providers(self, keys: DevnetKeys) -> None:
+        """Each provider's piece service; the oracles audit, so they are its auditors."""
+        assert self.depin is not None
+        deployment = self.depin.deployment
+        layout = self.storage
+        for index in range(self.options.storage_providers):
+            argv = [
+                sys.executable, "-m", "depinkit.networks.storage.provider",
+                "--data", str(layout.pieces_dir(index)),
+                "--port", str(self._provider_ports[index]),
+                "--key", str(layout.key_file(index)),
+                "--chain-id", str(deployment.chain_id),
+                "--registry", deployment.registry,
+            ]  # fmt: skip
+            for oracle in keys.oracles:
+                argv += ["--auditor", oracle.address]
+            self.provider_children.append(self.supervisor.start(f"storage-{index}", argv))
+
+    def _start_provider_agents(self) -> None:
+        """Each provider device's agent, once its service answers (the role asks it)."""
+        layout = self.storage
+        for index, child in enumerate(self.provider_children):
+            self.supervisor.wait_http(child, f"{self._provider_url(index)}/v1/info")
+            argv = [*depinkit_command(), "agent", "run", "--config", str(layout.agent_dir(index))]
+            self.agent_children.append(self.supervisor.start(f"provider-{index}", argv))
 
     def _onboard(self, keys: DevnetKeys) -> None:
         assert self.depin is not None
@@ -283,6 +426,11 @@ class Devnet:
                 depin.token.transfer(deployer, owner.address, stake * DEVICES_PER_OWNER)
             device = _device_account(self.layout.agent_dir(index))
             depin.registry.onboard(owner, device, NETWORK, h3.str_to_int(device_cell(index)))
+
+    def _all_owners(self) -> list[Account]:
+        assert self._keys is not None
+        extra = self._storage_keys.owners if self._storage_keys is not None else ()
+        return [*self._keys.owners, *extra]
 
     def _prepare_oracles(self, keys: DevnetKeys) -> None:
         """Each oracle's key as a keystore (the settle process signs with it) and gas money."""
@@ -373,9 +521,13 @@ class Devnet:
         rewards = self._device_rewards(settled)
         earned = self._owner_totals(chain_root) if has_root else {}
         views = []
-        for index, address in enumerate(self._devices):
+        fleet = [(i, a, self.layout.agent_dir(i), NETWORK) for i, a in enumerate(self._devices)]
+        fleet += [
+            (i, a, self.storage.agent_dir(i), st.STORAGE) for i, a in enumerate(self._providers)
+        ]
+        for index, address, directory, network in fleet:
             record = depin.registry.device(address)
-            ack, pending = _agent_counts(self.layout.agent_dir(index), address)
+            ack, pending = _agent_counts(directory, address)
             views.append(
                 DeviceView(
                     index=index,
@@ -389,6 +541,7 @@ class Devnet:
                     last_reward=rewards.get(address.lower(), 0),
                     owner_earned=earned.get(record.owner.lower(), 0),
                     owner_claimed=depin.rewards.claimed(record.owner),
+                    network=network,
                 )
             )
         return Snapshot(
@@ -403,6 +556,8 @@ class Devnet:
             root="0x" + chain_root.hex() if has_root else "",
             total_cumulative=depin.rewards.total_cumulative(),
             claims_sent=self._claims_sent,
+            providers_up=sum(c.alive() for c in self.provider_children),
+            providers=len(self.provider_children),
         )
 
     def _device_rewards(self, epoch: int | None) -> dict[str, int]:
@@ -429,12 +584,11 @@ class Devnet:
         every owner on every refresh; an answer for another root (an oracle behind the chain)
         is not kept.
         """
-        assert self._keys is not None
         if self._totals_cache is not None and self._totals_cache[0] == chain_root:
             return self._totals_cache[1]
         totals = {}
         complete = True
-        for owner in self._keys.owners:
+        for owner in self._all_owners():
             try:
                 cumulative, _, root = fetch_claim(self._oracle_url(0), owner.address)
             except DepinkitError:
@@ -452,7 +606,7 @@ class Devnet:
         if not any(self.depin.rewards.root()):
             return 0
         sent = 0
-        for owner in self._keys.owners:
+        for owner in self._all_owners():
             try:
                 claim_from_oracle(self.depin, _local(owner), self._oracle_url(0), owner.address)
             except DepinkitError:

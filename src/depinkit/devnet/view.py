@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from depinkit.devnet.network import Snapshot
+from depinkit.devnet.network import NETWORK, Snapshot
 
 TOKEN = 10**18  # base units per DPK
 
@@ -29,6 +29,9 @@ def render(snapshot: Snapshot) -> Group:
         f" (next in {snapshot.seconds_to_next_epoch}s)  ",
         (f"oracles {up}/{len(snapshot.oracles_up)} up", "green" if up else "red"),
         f"  agents {snapshot.agents_up}/{len(snapshot.devices)} up",
+        f"  storage providers {snapshot.providers_up}/{snapshot.providers} up"
+        if snapshot.providers
+        else "",
     )
     if snapshot.settled_epoch is None:
         settled = Text("no epoch settled yet", style="dim")
@@ -40,6 +43,7 @@ def render(snapshot: Snapshot) -> Group:
         )
     table = Table(expand=True)
     table.add_column("#", justify="right")
+    table.add_column("network")
     table.add_column("device")
     table.add_column("owner")
     table.add_column("h3 cell")
@@ -54,6 +58,7 @@ def render(snapshot: Snapshot) -> Group:
     for d in snapshot.devices:
         table.add_row(
             str(d.index),
+            d.network,
             short(d.address),
             short(d.owner),
             d.h3_cell,
@@ -71,13 +76,24 @@ def render(snapshot: Snapshot) -> Group:
 
 def summary_line(snapshot: Snapshot) -> str:
     """One line per refresh when there is no terminal to redraw."""
-    stored = [sum(d.stored[i] for d in snapshot.devices) for i in range(len(snapshot.oracles_up))]
-    active = sum(d.status == "active" for d in snapshot.devices)
-    return (
+    uptime = [d for d in snapshot.devices if d.network == NETWORK]
+    stored = [sum(d.stored[i] for d in uptime) for i in range(len(snapshot.oracles_up))]
+    active = sum(d.status == "active" for d in uptime)
+    line = (
         f"block={snapshot.block} epoch={snapshot.epoch} devices_active={active} "
         f"oracles_up={sum(snapshot.oracles_up)} agents_up={snapshot.agents_up} "
-        f"acked={sum(d.acknowledged for d in snapshot.devices)} stored={stored} "
+        f"acked={sum(d.acknowledged for d in uptime)} stored={stored} "
         f"settled={snapshot.settled_epoch} total={snapshot.total_cumulative} "
         f"claimed={sum({d.owner: d.owner_claimed for d in snapshot.devices}.values())} "
         f"claims={snapshot.claims_sent}"
+    )
+    storage = [d for d in snapshot.devices if d.network != NETWORK]
+    if not storage and not snapshot.providers:
+        return line
+    reports = [sum(d.stored[i] for d in storage) for i in range(len(snapshot.oracles_up))]
+    return line + (
+        f" storage_active={sum(d.status == 'active' for d in storage)} "
+        f"providers_up={snapshot.providers_up} storage_acked={sum(d.acknowledged for d in storage)}"
+        f" storage_stored={','.join(map(str, reports))} "
+        f"storage_reward={sum(d.last_reward for d in storage)}"
     )

@@ -289,7 +289,7 @@ def _preflight(settings: _Settings, domain: ReportDomain, fuel: int) -> None:
 def _deliver_receipts(outcome: JobOutcome, domain: ReportDomain) -> int:
     """Hand each paid provider its receipt (the provider's agent reports it); how many
     were taken. Best effort: the receipts are also in the outcome."""
-    from depinkit.networks.compute.provider_client import ProviderClient
+    from depinkit.networks.compute.provider_client import ProviderClient, ProviderError
 
     taken = 0
     for run in outcome.runs:
@@ -299,6 +299,12 @@ def _deliver_receipts(outcome: JobOutcome, domain: ReportDomain) -> int:
             try:
                 provider.pay(run.receipt)
                 taken += 1
+            except ProviderError as exc:
+                if exc.code == "replayed":  # the client already handed it over
+                    taken += 1
+                    continue
+                warning = escape(f"receipt to {run.url}: {exc}")
+                console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
             except NetworkError as exc:
                 warning = escape(f"receipt to {run.url}: {exc}")
                 console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

@@ -623,7 +623,15 @@ class HttpTransport:
             raise ProviderUnavailable(str(exc)) from None
 
     def pay(self, url: str, receipt: Receipt) -> None:
-        """The provider service has no receipt endpoint yet: receipts stay in the outcome."""
+        """Post the receipt to the provider (``POST /v1/receipts``), best effort.
+
+        A provider that is gone or already holds it changes nothing: the receipt also stays
+        in the outcome, and the provider's agent reports the newest one it holds.
+        """
+        from depinkit.networks.compute.provider_client import ProviderError, ProviderUnreachable
+
+        with contextlib.suppress(ProviderUnreachable, ProviderError):
+            self._client(url).pay(receipt)
 
     def close(self) -> None:
         self._http.close()

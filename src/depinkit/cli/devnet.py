@@ -38,6 +38,12 @@ def devnet(
             help="Storage network providers (0: none); a consumer with credits is set up too."
         ),
     ] = 0,
+    compute_providers: Annotated[
+        int,
+        typer.Option(
+            help="Compute network providers (0: none); a consumer with credits is set up too."
+        ),
+    ] = 0,
     duration: Annotated[
         float | None, typer.Option(help="Stop by itself after this many seconds.")
     ] = None,
@@ -59,6 +65,7 @@ def devnet(
         heartbeat_s=heartbeat,
         db_url=db,
         storage_providers=storage_providers,
+        compute_providers=compute_providers,
     )
     # SIGTERM stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -74,6 +81,14 @@ def devnet(
                 highlight=False,
             )
             for command in net.store_commands:
+                console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)
+        if net.compute_commands:
+            console.print(
+                f"compute: {compute_providers} providers; as the consumer "
+                f"(also in {net.compute.readme}):",
+                highlight=False,
+            )
+            for command in net.compute_commands:
                 console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)
         deadline = time.monotonic() + duration if duration is not None else None
         if live and console.is_terminal:

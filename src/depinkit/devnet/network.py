@@ -19,6 +19,7 @@ from pathlib import Path
 
 import h3
 import httpx
+import msgspec
 from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -35,6 +36,8 @@ from depinkit.chain.registry import DeviceStatus
 from depinkit.cli.claim import claim_from_oracle, fetch_claim
 from depinkit.core.errors import DepinkitError
 from depinkit.core.keys import Account, load_keystore, save_keystore
+from depinkit.devnet import compute as cp
+from depinkit.devnet import fleet
 from depinkit.devnet import storage as st
 from depinkit.devnet.layout import DevnetKeys, Layout
 from depinkit.devnet.supervisor import Child, Supervisor
@@ -72,12 +75,15 @@ class DevnetOptions:
     heartbeat_s: float | None = None  # None: twice per uptime slot
     db_url: str | None = None  # None: one SQLite file per oracle; else a PostgreSQL URL
     storage_providers: int = 0  # storage network providers (0: uptime only)
+    compute_providers: int = 0  # compute network providers (0: no compute network)
 
     def check(self) -> None:
         if self.devices < 1 or self.oracles < 1:
             raise DevnetError("a devnet needs at least one device and one oracle")
         if self.storage_providers < 0:
             raise DevnetError("--storage-providers cannot be negative")
+        if self.compute_providers < 0:
+            raise DevnetError("--compute-providers cannot be negative")
         if not 1 <= self.threshold <= self.oracles:
             raise DevnetError(f"threshold must be between 1 and {self.oracles}")
         if self.epoch_length_s < 30:
@@ -121,6 +127,8 @@ class Snapshot:
     claims_sent: int  # claim transactions the devnet's owners sent
     providers_up: int = 0  # storage provider services running
     providers: int = 0  # storage provider services the devnet runs
+    compute_up: int = 0  # compute provider services running
+    compute: int = 0  # compute provider services the devnet runs
 
 
 @dataclass
@@ -135,12 +143,17 @@ class Devnet:
     settle_children: list[Child] = field(default_factory=list)
     agent_children: list[Child] = field(default_factory=list)
     provider_children: list[Child] = field(default_factory=list)
+    compute_children: list[Child] = field(default_factory=list)  # compute provider services
     _ports: list[int] = field(default_factory=list)
     _devices: list[str] = field(default_factory=list)
     _providers: list[str] = field(default_factory=list)  # storage devices' addresses
     _provider_ports: list[int] = field(default_factory=list)
     _storage_keys: st.StorageKeys | None = None
     store_commands: list[str] = field(default_factory=list)  # `depinkit store` walk-through
+    _compute: list[str] = field(default_factory=list)  # compute devices' addresses
+    _compute_ports: list[int] = field(default_factory=list)
+    _compute_keys: st.StorageKeys | None = None  # the compute providers' owners
+    compute_commands: list[str] = field(default_factory=list)  # `depinkit compute run`
     _stores: list[Store] = field(default_factory=list)
     _keys: DevnetKeys | None = None
     _claims_sent: int = 0
@@ -150,6 +163,7 @@ class Devnet:
     def __post_init__(self) -> None:
         self.layout = Layout(self.options.data_dir.resolve())
         self.storage = st.StorageLayout(self.layout.root)
+        self.compute = cp.ComputeLayout(self.layout.root)
         self.supervisor = Supervisor(log_dir=self.layout.logs)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -168,8 +182,10 @@ class Devnet:
         self.depin = Depin(chain, deployment)
         self._ports = self._oracle_ports()
         storage = self.options.storage_providers > 0
+        compute = self.options.compute_providers > 0
         # Every `agent init` at once: each is a Python start-up and a scrypt.
         inits = self._init_devices(keys) + (self._init_providers() if storage else [])
+        inits += self._init_compute() if compute else []
         self._wait_inits(inits)
         self._devices = [
             _device_account(self.layout.agent_dir(i)).address for i in range(self.options.devices)
@@ -177,13 +193,19 @@ class Devnet:
         self._onboard(keys)
         if storage:
             self._setup_storage(keys)
+        if compute:
+            self._setup_compute(keys)
         self._prepare_oracles(keys)
         if storage:
             self._start_providers(keys)  # they boot while the oracles do
+        if compute:
+            self._start_compute()
         self._start_oracles(deployment)
         self._start_agents()
         if storage:
             self._start_provider_agents()
+        if compute:
+            self._start_compute_agents()
 
     def stop(self) -> None:
         """Agents first (they flush their outboxes), then oracles, then the chain."""
@@ -206,14 +228,20 @@ class Devnet:
     def _check_resumable(self) -> None:
         """Refuse, before anything starts, what this data directory's deployment cannot do."""
         path = self.layout.manifest
-        if not self.options.storage_providers or not path.exists():
+        if not path.exists():
             return
-        if st.STORAGE not in Deployment.load(path).network_parameters:
-            raise DevnetError(
-                f"{self.layout.root} holds a devnet deployed without the storage network, "
-                "so it cannot run --storage-providers: run it without that option, or give "
-                "another --data-dir for a devnet with storage"
-            )
+        deployed = Deployment.load(path).network_parameters
+        wanted = (
+            (self.options.storage_providers, st.STORAGE, "--storage-providers"),
+            (self.options.compute_providers, cp.COMPUTE, "--compute-providers"),
+        )
+        for count, network, option in wanted:
+            if count and network not in deployed:
+                raise DevnetError(
+                    f"{self.layout.root} holds a devnet deployed without the {network} "
+                    f"network, so it cannot run {option}: run it without that option, or give "
+                    f"another --data-dir for a devnet with {network}"
+                )
 
     def _load_keys(self) -> DevnetKeys:
         path = self.layout.keys_file
@@ -242,15 +270,7 @@ class Devnet:
                     f"(anvil state lost?): remove {self.layout.root} to start afresh"
                 )
             return deployment
-        slot_s = self.options.epoch_length_s // SLOTS_PER_EPOCH
-        uptime = NetworkConfig(name=NETWORK, parameters={SLOT_S: slot_s})
-        networks: tuple[NetworkConfig, ...] = (uptime,)
-        if self.options.storage_providers:
-            storage = st.storage_network(self.options.epoch_length_s)
-            uptime = NetworkConfig(
-                name=NETWORK, weight_bps=P.BPS - storage.weight_bps, parameters={SLOT_S: slot_s}
-            )
-            networks = (uptime, storage)
+        networks = deployed_networks(self.options)
         config = DeployConfig(
             epoch_length_s=self.options.epoch_length_s,
             networks=networks,
@@ -322,7 +342,7 @@ class Devnet:
         layout, count = self.storage, self.options.storage_providers
         owners = -(-count // DEVICES_PER_OWNER)
         skeys = self._storage_keys = st.StorageKeys.load_or_create(layout.keys_file, owners)
-        self._provider_ports = st.provider_ports(layout, count)
+        self._provider_ports = fleet.provider_ports(layout, count)
         pending: list[tuple[str, Child]] = []
         for index in range(count):
             directory = layout.agent_dir(index)
@@ -345,7 +365,7 @@ class Devnet:
         for index in range(count):
             directory = layout.agent_dir(index)
             url = self._provider_url(index)
-            if not st.role_configured(directory):
+            if not fleet.role_configured(directory, st.STORAGE):
                 st.add_role_options(directory, layout.pieces_dir(index), url)
             device = _device_account(directory)
             owner = skeys.owners[index // DEVICES_PER_OWNER]
@@ -377,6 +397,84 @@ class Devnet:
         )
         self.store_commands = commands()  # printed: paths relative to the working directory
         st.write_readme(layout, commands(relative=False))  # README.txt: from anywhere
+
+    # --- the compute network (opt-in) ---------------------------------------------------
+    def _init_compute(self) -> list[tuple[str, Child]]:
+        """`depinkit agent init` started for every compute provider device not set up yet."""
+        layout, count = self.compute, self.options.compute_providers
+        owners = -(-count // DEVICES_PER_OWNER)
+        ckeys = self._compute_keys = st.StorageKeys.load_or_create(layout.keys_file, owners)
+        self._compute_ports = fleet.provider_ports(layout, count)
+        pending: list[tuple[str, Child]] = []
+        for index in range(count):
+            directory = layout.agent_dir(index)
+            if (directory / CONFIG_FILENAME).exists():
+                continue
+            owner_address = ckeys.owners[index // DEVICES_PER_OWNER].address
+            name = f"compute-provider-{index}"
+            argv = self._init_argv(directory, owner_address, cp.provider_cell(index), cp.COMPUTE)
+            pending.append((name, self.supervisor.start(f"init-{name}", argv)))
+        return pending
+
+    def _setup_compute(self, keys: DevnetKeys) -> None:
+        """Provider devices (role options, key file, onboarding), the consumer's credits
+        (shared with storage) and the `depinkit compute run` commands; each step skips what
+        is done."""
+        assert self.depin is not None and self._compute_keys is not None
+        layout, count, ckeys = self.compute, self.options.compute_providers, self._compute_keys
+        providers = []
+        self._compute = []
+        for index in range(count):
+            directory = layout.agent_dir(index)
+            url = self._compute_url(index)
+            if not fleet.role_configured(directory, cp.COMPUTE):
+                cp.add_role_options(directory, url)
+            device = _device_account(directory)
+            owner = ckeys.owners[index // DEVICES_PER_OWNER]
+            key_file = layout.key_file(index)
+            if not key_file.exists():
+                key_file.parent.mkdir(parents=True, exist_ok=True)
+                _write_private(key_file, device.private_key.hex() + "\n")
+            cp.onboard_provider(self.depin, _local(owner), device, index, DEVICES_PER_OWNER)
+            self._compute.append(device.address)
+            providers.append({"address": device.address, "url": url, "owner": owner.address})
+        st.ensure_consumer(self.depin, layout.consumer, keys.oracles)
+        cp.write_providers(layout, providers)
+        deployment = self.depin.deployment
+        commands = functools.partial(
+            cp.run_commands,
+            layout,
+            [p["url"] for p in providers],
+            chain_id=deployment.chain_id,
+            registry=deployment.registry,
+        )
+        self.compute_commands = commands()  # printed: paths relative to the working directory
+        cp.write_readme(layout, commands(relative=False))  # README.txt: from anywhere
+
+    def _compute_url(self, index: int) -> str:
+        return f"http://127.0.0.1:{self._compute_ports[index]}"
+
+    def _start_compute(self) -> None:
+        """Each compute provider's job service."""
+        assert self.depin is not None
+        deployment = self.depin.deployment
+        for index in range(self.options.compute_providers):
+            argv = cp.provider_argv(
+                self.compute,
+                index,
+                self._compute_ports[index],
+                chain_id=deployment.chain_id,
+                registry=deployment.registry,
+            )
+            self.compute_children.append(self.supervisor.start(f"compute-{index}", argv))
+
+    def _start_compute_agents(self) -> None:
+        """Each compute device's agent, once its service answers (the role asks it)."""
+        layout = self.compute
+        for index, child in enumerate(self.compute_children):
+            self.supervisor.wait_http(child, f"{self._compute_url(index)}/v1/info")
+            argv = [*depinkit_command(), "agent", "run", "--config", str(layout.agent_dir(index))]
+            self.agent_children.append(self.supervisor.start(f"compute-provider-{index}", argv))
 
     def _provider_url(self, index: int) -> str:
         return f"http://127.0.0.1:{self._provider_ports[index]}"
@@ -430,7 +528,8 @@ class Devnet:
     def _all_owners(self) -> list[Account]:
         assert self._keys is not None
         extra = self._storage_keys.owners if self._storage_keys is not None else ()
-        return [*self._keys.owners, *extra]
+        more = self._compute_keys.owners if self._compute_keys is not None else ()
+        return [*self._keys.owners, *extra, *more]
 
     def _prepare_oracles(self, keys: DevnetKeys) -> None:
         """Each oracle's key as a keystore (the settle process signs with it) and gas money."""
@@ -525,6 +624,9 @@ class Devnet:
         fleet += [
             (i, a, self.storage.agent_dir(i), st.STORAGE) for i, a in enumerate(self._providers)
         ]
+        fleet += [
+            (i, a, self.compute.agent_dir(i), cp.COMPUTE) for i, a in enumerate(self._compute)
+        ]
         for index, address, directory, network in fleet:
             record = depin.registry.device(address)
             ack, pending = _agent_counts(directory, address)
@@ -558,6 +660,8 @@ class Devnet:
             claims_sent=self._claims_sent,
             providers_up=sum(c.alive() for c in self.provider_children),
             providers=len(self.provider_children),
+            compute_up=sum(c.alive() for c in self.compute_children),
+            compute=len(self.compute_children),
         )
 
     def _device_rewards(self, epoch: int | None) -> dict[str, int]:
@@ -614,6 +718,26 @@ class Devnet:
             sent += 1
         self._claims_sent += sent
         return sent
+
+
+def deployed_networks(options: DevnetOptions) -> tuple[NetworkConfig, ...]:
+    """Uptime, plus storage and compute when asked for: the emission split evenly between
+    the deployed networks (uptime takes the rounding)."""
+    slot_s = options.epoch_length_s // SLOTS_PER_EPOCH
+    count = 1 + (options.storage_providers > 0) + (options.compute_providers > 0)
+    share = P.BPS // count
+    others: list[NetworkConfig] = []
+    if options.storage_providers:
+        storage = st.storage_network(options.epoch_length_s)
+        others.append(msgspec.structs.replace(storage, weight_bps=share))
+    if options.compute_providers:
+        others.append(cp.compute_network(options.epoch_length_s, share))
+    uptime = NetworkConfig(
+        name=NETWORK,
+        weight_bps=P.BPS - share * len(others),
+        parameters={SLOT_S: slot_s},
+    )
+    return (uptime, *others)
 
 
 def depinkit_command() -> list[str]:

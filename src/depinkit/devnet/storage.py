@@ -21,22 +21,24 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 
-import h3
-import msgspec
 from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
 
-from depinkit.agent.config import CONFIG_FILENAME, RoleSettings, load_config, render_config
 from depinkit.chain import eip712
-from depinkit.chain import params as P
-from depinkit.chain.anvil import free_port
 from depinkit.chain.client import dev_account
 from depinkit.chain.depin import Depin
 from depinkit.chain.deploy import TOKEN, NetworkConfig
-from depinkit.chain.registry import DeviceStatus
 from depinkit.core.keys import Account, load_keystore, save_keystore
+from depinkit.devnet.fleet import (
+    FleetLayout,
+    even_splits,
+    onboard,
+    set_role,
+    shown,
+    write_json,
+)
 from depinkit.devnet.layout import DEVNET_FILE_MODE
 from depinkit.networks.storage.module import StorageModule
 
@@ -48,7 +50,6 @@ CONSUMER_TOKENS: Final[int] = 100 * TOKEN  # DPK the consumer burns for credits 
 TOKEN_PRICE_USD_E8: Final[int] = 100_000_000  # USD 1 per DPK, the price the oracles sign
 # 100 DPK at USD 1 and USD 0.01 per credit: 10,000 credits (1e13 nanocredits), far more
 # than a devnet's files cost at the governed prices (5000 nanocredits per GiB-epoch).
-OWNER_GAS_WEI: Final[int] = 10**20  # 100 ETH: gas for years of devnet transactions
 CONSUMER_GAS_WEI: Final[int] = 10**19  # 10 ETH: approve and buyCredits
 SCRYPT_N: Final[int] = 2**14  # the consumer's keystore: devnet-light, as the devices' keys
 
@@ -60,11 +61,15 @@ def storage_network(epoch_length_s: int) -> NetworkConfig:
     Every storage parameter counts epochs, not seconds, so short devnet epochs need none.
     """
     del epoch_length_s  # kept in the signature: short-epoch parameters would go here
-    buckets = StorageModule.buckets
-    each = P.BPS // len(buckets)
-    splits = {b: each for b in buckets[:-1]}
-    splits[buckets[-1]] = P.BPS - each * (len(buckets) - 1)
-    return NetworkConfig(name=STORAGE, weight_bps=STORAGE_WEIGHT_BPS, splits=splits)
+    # Every module parameter is written: the chain returns 0 for a key never set, and the
+    # oracles take that 0 for a parameter whose minimum is 0 rather than its default.
+    parameters = {spec.name: spec.default for spec in StorageModule.parameters}
+    return NetworkConfig(
+        name=STORAGE,
+        weight_bps=STORAGE_WEIGHT_BPS,
+        splits=even_splits(StorageModule.buckets),
+        parameters=dict(sorted(parameters.items())),
+    )
 
 
 def provider_cell(index: int) -> str:
@@ -75,51 +80,16 @@ def provider_cell(index: int) -> str:
 
 
 @dataclass(frozen=True)
-class StorageLayout:
-    """Where the storage network keeps its state inside the devnet's data directory."""
+class StorageLayout(FleetLayout):
+    """The storage network's state (``storage/``), with each provider's piece store."""
 
-    root: Path  # the devnet's data directory
-
-    @property
-    def dir(self) -> Path:
-        return self.root / "storage"
-
-    @property
-    def keys_file(self) -> Path:
-        return self.dir / "keys.json"
-
-    @property
-    def ports_file(self) -> Path:
-        return self.dir / "ports.json"
-
-    @property
-    def providers_file(self) -> Path:
-        return self.dir / "providers.json"
-
-    @property
-    def readme(self) -> Path:
-        return self.dir / "README.txt"
-
-    def agent_dir(self, index: int) -> Path:
-        return self.dir / "agents" / f"provider-{index}"
+    network: ClassVar[str] = STORAGE
 
     def pieces_dir(self, index: int) -> Path:
         return self.dir / "pieces" / f"provider-{index}"
 
     def key_file(self, index: int) -> Path:
         return self.dir / "pieces" / f"provider-{index}.key"
-
-    @property
-    def consumer_home(self) -> Path:
-        return self.root / "consumer"
-
-    @property
-    def consumer_keystore(self) -> Path:
-        return self.consumer_home / "keystore.json"
-
-    @property
-    def consumer_passphrase(self) -> Path:
-        return self.consumer_home / "passphrase"
 
 
 @dataclass(frozen=True)
@@ -149,58 +119,16 @@ class StorageKeys:
         return keys
 
 
-def provider_ports(layout: StorageLayout, count: int) -> list[int]:
-    """Fixed at creation (the agents' configs and providers.json name the URLs); grown on
-    demand when a later run asks for more providers."""
-    ports: list[int] = []
-    if layout.ports_file.exists():
-        ports = json.loads(layout.ports_file.read_text(encoding="utf-8"))
-    if len(ports) < count:
-        ports += [free_port() for _ in range(count - len(ports))]
-        layout.ports_file.parent.mkdir(parents=True, exist_ok=True)
-        layout.ports_file.write_text(json.dumps(ports), encoding="utf-8")
-    return ports
-
-
 def add_role_options(agent_dir: Path, pieces: Path, url: str) -> None:
     """Give the `storage` role `agent init` wrote its options: the piece store and URL."""
-    path = agent_dir / CONFIG_FILENAME
-    config = load_config(path)
-    roles = [
-        RoleSettings(
-            name=STORAGE,
-            interval_s=ROLE_INTERVAL_S,
-            options={"data_dir": str(pieces), "url": url},
-        )
-    ]
-    config = msgspec.structs.replace(config, roles=roles)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(render_config(config), encoding="utf-8")
-    tmp.replace(path)
-
-
-def role_configured(agent_dir: Path) -> bool:
-    config = load_config(agent_dir / CONFIG_FILENAME)
-    return any(r.name == STORAGE and r.options for r in config.roles)
+    set_role(agent_dir, STORAGE, ROLE_INTERVAL_S, {"data_dir": str(pieces), "url": url})
 
 
 def onboard_provider(
     depin: Depin, owner: LocalAccount, device: Account, index: int, per_owner: int
 ) -> bool:
     """Onboard ``device`` on the storage network unless it already is; True if sent."""
-    if depin.registry.device(device.address).status in (
-        DeviceStatus.ACTIVE,
-        DeviceStatus.UNBONDING,
-    ):
-        return False
-    chain = depin.chain
-    stake = depin.params.get_network(STORAGE, P.NET_STAKE)
-    if chain.balance(owner.address) < OWNER_GAS_WEI // 10:
-        chain.fund(owner.address, OWNER_GAS_WEI)
-    if depin.token.balance_of(owner.address) < stake:
-        depin.token.transfer(dev_account(), owner.address, stake * per_owner)
-    depin.registry.onboard(owner, device, STORAGE, h3.str_to_int(provider_cell(index)))
-    return True
+    return onboard(depin, owner, device, STORAGE, provider_cell(index), per_owner)
 
 
 def ensure_consumer(depin: Depin, layout: StorageLayout, oracles: tuple[Account, ...]) -> str:
@@ -236,12 +164,8 @@ def ensure_consumer(depin: Depin, layout: StorageLayout, oracles: tuple[Account,
 
 def write_providers(layout: StorageLayout, providers: list[dict[str, str]]) -> None:
     """`providers.json` as `depinkit store` reads it, in storage/ and the consumer's home."""
-    text = json.dumps(providers, indent=2) + "\n"
     for path in (layout.providers_file, layout.consumer_home / "providers.json"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_json(path, providers)
 
 
 def store_commands(
@@ -257,9 +181,7 @@ def store_commands(
     directory when inside it (``relative``), else absolute."""
 
     def _shown(path: Path) -> str:
-        if relative and path.is_relative_to(Path.cwd()):
-            return str(path.relative_to(Path.cwd()))
-        return str(path)
+        return shown(path, relative)
 
     home = _shown(layout.consumer_home)
     common = (
@@ -307,8 +229,6 @@ __all__ = [
     "ensure_consumer",
     "onboard_provider",
     "provider_cell",
-    "provider_ports",
-    "role_configured",
     "storage_network",
     "store_commands",
     "write_providers",

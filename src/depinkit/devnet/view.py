@@ -6,7 +6,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from depinkit.devnet.compute import COMPUTE
 from depinkit.devnet.network import NETWORK, Snapshot
+from depinkit.devnet.storage import STORAGE
 
 TOKEN = 10**18  # base units per DPK
 
@@ -31,6 +33,9 @@ def render(snapshot: Snapshot) -> Group:
         f"  agents {snapshot.agents_up}/{len(snapshot.devices)} up",
         f"  storage providers {snapshot.providers_up}/{snapshot.providers} up"
         if snapshot.providers
+        else "",
+        f"  compute providers {snapshot.compute_up}/{snapshot.compute} up"
+        if snapshot.compute
         else "",
     )
     if snapshot.settled_epoch is None:
@@ -87,13 +92,24 @@ def summary_line(snapshot: Snapshot) -> str:
         f"claimed={sum({d.owner: d.owner_claimed for d in snapshot.devices}.values())} "
         f"claims={snapshot.claims_sent}"
     )
-    storage = [d for d in snapshot.devices if d.network != NETWORK]
-    if not storage and not snapshot.providers:
-        return line
-    reports = [sum(d.stored[i] for d in storage) for i in range(len(snapshot.oracles_up))]
-    return line + (
-        f" storage_active={sum(d.status == 'active' for d in storage)} "
-        f"providers_up={snapshot.providers_up} storage_acked={sum(d.acknowledged for d in storage)}"
-        f" storage_stored={','.join(map(str, reports))} "
-        f"storage_reward={sum(d.last_reward for d in storage)}"
-    )
+    storage = [d for d in snapshot.devices if d.network == STORAGE]
+    if storage or snapshot.providers:
+        reports = [sum(d.stored[i] for d in storage) for i in range(len(snapshot.oracles_up))]
+        line += (
+            f" storage_active={sum(d.status == 'active' for d in storage)} "
+            f"providers_up={snapshot.providers_up} "
+            f"storage_acked={sum(d.acknowledged for d in storage)}"
+            f" storage_stored={','.join(map(str, reports))} "
+            f"storage_reward={sum(d.last_reward for d in storage)}"
+        )
+    compute = [d for d in snapshot.devices if d.network == COMPUTE]
+    if compute or snapshot.compute:
+        reports = [sum(d.stored[i] for d in compute) for i in range(len(snapshot.oracles_up))]
+        line += (
+            f" compute_active={sum(d.status == 'active' for d in compute)} "
+            f"compute_up={snapshot.compute_up} "
+            f"compute_acked={sum(d.acknowledged for d in compute)}"
+            f" compute_stored={','.join(map(str, reports))} "
+            f"compute_reward={sum(d.last_reward for d in compute)}"
+        )
+    return line

@@ -5,7 +5,9 @@ the sandbox's :class:`~depinkit.networks.compute.runner.Runner` in this process 
 fuel metering, epoch interruption, the same limits; module compiled once, as a provider's
 worker caches it). Against it:
 
-* ``long_job``: one frame sized to about ``--seconds`` of compute, run directly and through
+* ``long_job``: one frame sized to about ``--seconds`` of direct CPU time (the iteration count
+  found by :func:`calibrate` on a frame of 1/16 the pixels; the same frame serves
+  ``market_long_job``), run directly and through
   one provider process on loopback (sign the request, HTTP + JSON, admission, the sandbox
   worker process, sign the result, check it in the client). Target (issue 6): the network
   adds <= 10% over the direct run without verification. Medians of ``--repeats`` runs;
@@ -27,6 +29,9 @@ worker caches it). Against it:
   result check, receipt), with verification off and on (``verify_ppm`` = 1e6: every job is
   re-run on the second provider, so two runs one after the other). Direct, off and on runs
   alternate; ratios are medians of the per-repeat ratios, in wall and in CPU seconds.
+  ``fixed_market_overhead_ms`` (and ``_cpu_ms``): ``--serial-tiny`` tiny jobs one at a time,
+  each through a fresh client as one ``depinkit compute run``, minus the same job run
+  directly: the per-job cost of the market path whatever the job's length.
 * ``market_tiny_jobs``: ``--tiny-jobs`` distinct tiny jobs through ``ComputeClient.run_many``
   over ``--providers`` provider processes, verification off and on: jobs per second of the
   whole network path (every dispatch auctions among all providers).
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import threading
@@ -57,7 +63,8 @@ from depinkit.networks.compute.runner import Runner
 TARGET_OVERHEAD: Final[float] = 0.10  # issue 6: network <= 10% over direct for a 10 s job
 WIDTH, HEIGHT = 640, 480  # pixels of the long job's frame
 FRAME: Final[int] = 40  # deep enough into the zoom that most pixels iterate long
-CALIBRATION_ITER: Final[int] = 400  # iterations of the calibration frame
+CALIBRATION_ITER: Final[int] = 400  # iterations of the first calibration frame
+CALIBRATION_ROUNDS: Final[int] = 3  # refinements of the iteration count (cost is not linear)
 TINY_ARGS: Final[list[str]] = ["render", "1", "16", "16", "64"]  # a tiny job: ~1e5 fuel
 LIMITS: Final[JobLimits] = JobLimits(
     fuel=10**13, memory_bytes=64 * 1024 * 1024, wall_ms=600_000, output_bytes=16 * 1024 * 1024
@@ -104,23 +111,48 @@ def _tree_cpu(root: int) -> float:
     return sum(cpu.get(pid, 0.0) for pid in tree)
 
 
+def calibrate(runner: Runner, module: bytes, seconds: float) -> int:
+    """Iterations that make the long frame about ``seconds`` of direct CPU time.
+
+    Measured on a frame of 1/16 the pixels (same region, so the same mix of pixels), in CPU
+    seconds of this process so that other load does not skew it. The cost grows less than
+    linearly with the iteration count (pixels that escape early do not get dearer), so the
+    count is refined with the local exponent between two measurements."""
+    target = seconds / 16
+
+    def cost(iterations: int) -> float:
+        small = ["render", str(FRAME), str(WIDTH // 4), str(HEIGHT // 4), str(iterations)]
+        cpu = time.process_time()
+        runner.execute(_job(module, small))
+        return max(time.process_time() - cpu, 1e-3)
+
+    runner.execute(_job(module, TINY_ARGS))  # compile first: not part of any frame's cost
+    iterations, spent = CALIBRATION_ITER, cost(CALIBRATION_ITER)
+    guess = max(CALIBRATION_ITER, int(iterations * target / spent))  # linear: an underestimate
+    for _ in range(CALIBRATION_ROUNDS):
+        if guess == iterations:
+            break
+        measured = cost(guess)
+        exponent = math.log(measured / spent) / math.log(guess / iterations)
+        iterations, spent = guess, measured
+        if abs(spent / target - 1) < 0.03 or exponent <= 0.05:
+            break
+        guess = max(CALIBRATION_ITER, int(iterations * (target / spent) ** (1 / exponent)))
+    return iterations
+
+
 def _timed(fn: Any) -> tuple[float, Any]:
     started = time.perf_counter()
     out = fn()
     return time.perf_counter() - started, out
 
 
-def long_job(seconds: float, repeats: int, serial_tiny: int) -> dict[str, Any]:
+def long_job(iterations: int, repeats: int, serial_tiny: int) -> dict[str, Any]:
     """Direct and network runs alternate, so both see the same load on a shared machine."""
     module = _module()
     tiny = _job(module, TINY_ARGS)
     runner = Runner()
     runner.execute(tiny)  # compile once, as a warm worker has
-    small = ["render", str(FRAME), str(WIDTH // 4), str(HEIGHT // 4), str(CALIBRATION_ITER)]
-    cpu = time.process_time()  # CPU, not wall: other processes must not skew the size
-    runner.execute(_job(module, small))  # 1/16 of the pixels
-    calib = time.process_time() - cpu
-    iterations = max(CALIBRATION_ITER, int(CALIBRATION_ITER * seconds / (16 * calib)))
     job = _frame(module, iterations)
 
     (provider,) = start_providers(1)
@@ -154,7 +186,8 @@ def long_job(seconds: float, repeats: int, serial_tiny: int) -> dict[str, Any]:
                 direct_cpu.append(time.process_time() - cpu)
                 assert reference.status == STATUS_OK, reference.error
                 direct.append(elapsed)
-                cpu, remote = time.process_time(), _tree_cpu(pid)
+                remote = _tree_cpu(pid)  # before the clock: the scan is not the network's
+                cpu = time.process_time()
                 elapsed, signed = _timed(lambda: dispatch(job))
                 network_cpu.append(time.process_time() - cpu + _tree_cpu(pid) - remote)
                 assert signed.result == reference, "provider output differs from the direct run"
@@ -175,6 +208,7 @@ def long_job(seconds: float, repeats: int, serial_tiny: int) -> dict[str, Any]:
         "network_seconds": [round(x, 3) for x in network],
         "direct_median_seconds": round(direct_median, 3),
         "network_median_seconds": round(network_median, 3),
+        "direct_median_cpu_seconds": round(statistics.median(direct_cpu), 3),
         "pair_ratios_network_to_direct": [round(x, 4) for x in pair_ratios],
         "median_pair_ratio": round(ratio, 4),
         "overhead": round(ratio - 1, 4),
@@ -286,7 +320,8 @@ def _market_run(urls: list[str], job: Job, parameters: dict[str, int], pids: lis
         transport=transport,
         parameters=parameters,
     )
-    cpu, remote = time.process_time(), sum(_tree_cpu(p) for p in pids)
+    remote = sum(_tree_cpu(p) for p in pids)  # before the clock: the scan is not the network's
+    cpu = time.process_time()
     try:
         elapsed, outcome = _timed(lambda: client.run(job, max_price_per_mfuel=MARKET_MAX_PRICE))
     finally:
@@ -296,24 +331,33 @@ def _market_run(urls: list[str], job: Job, parameters: dict[str, int], pids: lis
     return elapsed, used, outcome
 
 
-def market_long_job(seconds: float, repeats: int) -> dict[str, Any]:
-    """The long frame direct, through the network without and with verification."""
+def market_long_job(iterations: int, repeats: int, serial_tiny: int) -> dict[str, Any]:
+    """The long frame direct, through the network without and with verification; and the
+    fixed cost of the whole market path, from tiny jobs one at a time."""
     module = _module()
     runner = Runner()
-    runner.execute(_job(module, TINY_ARGS))
-    small = ["render", str(FRAME), str(WIDTH // 4), str(HEIGHT // 4), str(CALIBRATION_ITER)]
-    cpu = time.process_time()
-    runner.execute(_job(module, small))
-    calib = time.process_time() - cpu
-    iterations = max(CALIBRATION_ITER, int(CALIBRATION_ITER * seconds / (16 * calib)))
+    tiny = _job(module, TINY_ARGS)
+    runner.execute(tiny)
     procs = start_providers(2)
     urls, pids = [p.url for p in procs], [p.process.pid for p in procs]
     wall: dict[str, list[float]] = {"direct": [], "off": [], "on": []}
     cpus: dict[str, list[float]] = {"direct": [], "off": [], "on": []}
     paid: dict[str, int] = {}
+    fixed_wall: list[float] = []
+    fixed_cpu: list[float] = []
+    tiny_direct: list[float] = []
+    tiny_direct_cpu: list[float] = []
     try:
         for i, url in enumerate(urls):  # warm every worker's module cache
             _market_run([url], _job(module, [*TINY_ARGS, str(i)]), NO_VERIFY, pids)
+        for i in range(serial_tiny):  # each a fresh client, as one `depinkit compute run`
+            spec = _job(module, [*TINY_ARGS, f"serial{i}"])
+            cpu = time.process_time()
+            tiny_direct.append(_timed(lambda s=spec: runner.execute(s))[0])
+            tiny_direct_cpu.append(time.process_time() - cpu)
+            elapsed, used, _ = _market_run(urls, spec, NO_VERIFY, pids)
+            fixed_wall.append(elapsed)
+            fixed_cpu.append(used)
         for r in range(repeats):
             # distinct jobs (a job id is its content): the unused last argument differs
             job = _job(module, [*_frame(module, iterations).args, str(r)])
@@ -343,11 +387,20 @@ def market_long_job(seconds: float, repeats: int) -> dict[str, Any]:
         "providers": 2,
         "paid_nanocredits": paid,
         "byte_identical": True,
+        # one tiny job through a fresh ComputeClient (auction, lease, dispatch, receipt),
+        # minus the same job run directly: the per-job cost of the market path
+        "fixed_market_overhead_ms": round(
+            (statistics.median(fixed_wall) - statistics.median(tiny_direct)) * 1000, 2
+        ),
+        "fixed_market_overhead_cpu_ms": round(
+            (statistics.median(fixed_cpu) - statistics.median(tiny_direct_cpu)) * 1000, 2
+        ),
     }
     for key in ("direct", "off", "on"):
         figures[f"{key}_seconds"] = [round(x, 3) for x in wall[key]]
         figures[f"{key}_median_seconds"] = round(statistics.median(wall[key]), 3)
         figures[f"{key}_cpu_seconds"] = [round(x, 3) for x in cpus[key]]
+        figures[f"{key}_median_cpu_seconds"] = round(statistics.median(cpus[key]), 3)
     for mode in ("off", "on"):
         ratio = statistics.median(ratios(wall, mode))
         cpu_ratio = statistics.median(ratios(cpus, mode))
@@ -421,8 +474,10 @@ def main() -> None:
     if args.quick:
         args.seconds, args.repeats, args.tiny_seconds = 2.0, 2, 3.0
         args.serial_tiny, args.tiny_jobs = 10, 100
-    long = long_job(args.seconds, args.repeats, args.serial_tiny)
-    market_long = market_long_job(args.seconds, args.repeats)
+    calibration = Runner()
+    iterations = calibrate(calibration, _module(), args.seconds)
+    long = long_job(iterations, args.repeats, args.serial_tiny)
+    market_long = market_long_job(iterations, args.repeats, args.serial_tiny)
     tiny = tiny_jobs(args.providers, args.tiny_seconds)
     market_tiny = market_tiny_jobs(args.providers, args.tiny_jobs)
     print(
@@ -431,6 +486,7 @@ def main() -> None:
                 "benchmark": "compute: render.wasm direct in wasmtime vs through providers",
                 "quick": args.quick,
                 "targets": {"long_job_overhead": TARGET_OVERHEAD},
+                "long_job_target_cpu_seconds": args.seconds,
                 "cpus": os.cpu_count(),
                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                 "long_job": long,

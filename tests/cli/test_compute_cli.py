@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,25 +237,64 @@ def test_cancel_stops_the_worker(
     runner: CliRunner, providers: list[ProviderProcess], files: dict[str, Path], tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    long = ["5", "640", "480", "100000"]  # far more than the wall limit allows
+    long = ["5", "640", "480", "100000"]  # runs until the 2-minute wall limit stops it
     argv = ["submit", str(files["render"]), *_args(*long), "--key-file", str(files["key"])]
-    argv += [*_urls(providers[1:]), "--home", str(home), "--wall-ms", "4000", *CHAIN, *NO_VERIFY]
+    argv += [*_urls(providers[1:]), "--home", str(home), "--wall-ms", "120000"]
+    argv += ["--fuel", str(10**13), *CHAIN, *NO_VERIFY]
     submitted = runner.invoke(app, argv)
     assert submitted.exit_code == 0, submitted.output
     ident = submitted.stdout.strip()
     _wait_state(runner, home, ident, {"running"})
+    with ProviderClient(providers[1].url, _domain()) as client:
+        deadline = time.monotonic() + WAIT_S
+        while client.info().running == 0:  # the request may still be on its way
+            assert time.monotonic() < deadline, "the job never reached the provider"
+            time.sleep(0.05)
     pid = json.loads((home / "jobs" / f"{ident}.json").read_text())["pid"]
     cancelled = runner.invoke(app, ["cancel", ident, "--home", str(home)])
     assert cancelled.exit_code == 0, cancelled.output
     assert cancelled.stdout.strip() == f"{ident} cancelled"
     shown = _wait_state(runner, home, ident, {"cancelled"})
     assert shown["state"] == "cancelled"
+    assert "stopped on its provider" in str(shown["error"])  # the provider confirmed it
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+    with ProviderClient(providers[1].url, _domain()) as client:
+        assert client.info().running == 0  # the run was stopped on the provider
+        assert all(c.job_id.hex() != ident for c in client.claims())  # nothing signed: unpaid
     result = runner.invoke(app, ["result", ident, "--home", str(home)])
     assert result.exit_code == 1 and "cancelled" in result.stderr
     twice = runner.invoke(app, ["cancel", ident, "--home", str(home)])
     assert twice.exit_code == 1 and "already ended" in twice.stderr
+
+
+def test_ctrl_c_on_run_stops_the_run_on_the_provider(
+    providers: list[ProviderProcess], files: dict[str, Path], tmp_path: Path
+) -> None:
+    long = ["6", "640", "480", "100000"]  # runs until the 2-minute wall limit stops it
+    argv = [sys.executable, "-m", "depinkit", "compute", "run", str(files["render"])]
+    argv += [*_args(*long), "--key-file", str(files["key"]), *_urls(providers[1:])]
+    argv += ["--wall-ms", "120000", "--fuel", str(10**13), *CHAIN, *NO_VERIFY]
+    argv += ["--out", str(tmp_path / "out")]
+    with ProviderClient(providers[1].url, _domain()) as client:
+        before = {c.lease for c in client.claims()}
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while client.info().running == 0:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the job never reached the provider"
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=WAIT_S)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert process.returncode != 0, err
+        assert client.info().running == 0  # stopped on the provider, not left running
+        assert {c.lease for c in client.claims()} == before  # nothing signed: unpaid
+    assert not (tmp_path / "out").exists()
 
 
 def test_provider_passes_arguments_through(runner: CliRunner) -> None:

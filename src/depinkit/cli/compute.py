@@ -46,6 +46,7 @@ from depinkit.networks.compute.client import (
     ComputeClient,
     ComputeClientError,
     HttpTransport,
+    JobCancelled,
     JobOutcome,
     JobStatus,
     load_job,
@@ -69,6 +70,8 @@ EXIT_USAGE: Final[int] = 2  # the command line or its files are wrong
 POLL_S: Final[float] = 0.1  # seconds between reads of a job record while waiting
 CANCEL_GRACE_S: Final[float] = 5.0  # seconds a cancelled worker gets to settle and exit
 KEY_FILE_MAX_BYTES: Final[int] = 4096  # bytes: a hex key file is one line
+PROGRESS_REFRESH_PER_S: Final[float] = 2.0  # redraws of `run`'s progress line: rich's default
+# of 10 costs ~10 ms of CPU per second (1% of a core over the job), 2 costs ~2 ms
 TERMINAL: Final[frozenset[str]] = frozenset({DONE, FAILED, CANCELLED})
 
 app = typer.Typer(no_args_is_help=True, help="Run WebAssembly jobs on the compute network.")
@@ -243,14 +246,18 @@ def _parameters(verify_ppm: int | None, verify_below_tier: int | None) -> dict[s
     return found
 
 
-def _preflight(settings: _Settings, domain: ReportDomain, fuel: int) -> None:
+def _preflight(
+    settings: _Settings, domain: ReportDomain, fuel: int, transport: HttpTransport | None = None
+) -> None:
     """Name the usual reasons a job cannot start before the client tries: nobody answers,
-    or every provider asks more than the ceiling."""
+    or every provider asks more than the ceiling. A ``transport`` given is the one the job
+    then runs on: the providers' answers are reused for its auction."""
     from depinkit.networks.compute.market import Order
 
     if not settings.providers:
         raise _Failure("no providers: give at least one --provider URL", EXIT_USAGE)
-    transport = HttpTransport(domain)
+    own = transport is None
+    transport = transport or HttpTransport(domain)
     problems: list[str] = []
     prices: list[int] = []
     try:
@@ -266,7 +273,8 @@ def _preflight(settings: _Settings, domain: ReportDomain, fuel: int) -> None:
                 continue
             prices.append(bid.price_per_mfuel)
     finally:
-        transport.close()
+        if own:
+            transport.close()
     if not prices:
         raise _Failure("no provider reachable for this job: " + "; ".join(problems))
     if min(prices) > settings.max_price:
@@ -317,9 +325,12 @@ def _run_job(
     settings: _Settings,
     on_event: Any,
     cancel: threading.Event | None = None,
+    transport: HttpTransport | None = None,
 ) -> JobOutcome:
+    """Run the job to its end. ``cancel`` set (or Ctrl-C without one): the client cancels
+    it, which stops its run on the provider; the JobCancelled (KeyboardInterrupt) is raised."""
     domain = ReportDomain(chain_id=settings.chain_id, registry=settings.registry)
-    transport = HttpTransport(domain)
+    transport = transport or HttpTransport(domain)
     client = ComputeClient(
         account,
         domain,
@@ -329,10 +340,18 @@ def _run_job(
         parameters=settings.parameters,
         on_event=on_event,
     )
+    interrupted = False
     try:
         ident = client.submit(job, max_price_per_mfuel=settings.max_price)
         if cancel is None:
-            outcome = client.result(ident)
+            try:
+                outcome = client.result(ident)
+            except KeyboardInterrupt:  # Ctrl-C: stop the run on its provider too, unpaid
+                interrupted = True
+                client.cancel(ident)
+                with contextlib.suppress(Exception):
+                    client.result(ident, timeout=CANCEL_GRACE_S)
+                raise
         else:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -343,8 +362,8 @@ def _run_job(
                     outcome = client.result(ident, timeout=CANCEL_GRACE_S)
                     break
     finally:
-        if cancel is None or not cancel.is_set():  # a cancelled run may still be in flight
-            client.close()
+        if not interrupted and (cancel is None or not cancel.is_set()):
+            client.close()  # not after a cancel: a run the provider did not stop may linger
         transport.close()
     _deliver_receipts(outcome, domain)
     return outcome
@@ -422,7 +441,8 @@ def run(
             parameters=_parameters(verify_ppm, verify_below_tier),
         )
         domain = ReportDomain(chain_id=chain_id, registry=registry)
-        _preflight(settings, domain, fuel)
+        transport = HttpTransport(domain)  # closed by _run_job
+        _preflight(settings, domain, fuel, transport)
         progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -430,6 +450,7 @@ def run(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            refresh_per_second=PROGRESS_REFRESH_PER_S,
         )
         with progress:
             task = progress.add_task(f"job {job_id(job).hex()[:12]}", state=QUEUED)
@@ -437,7 +458,7 @@ def run(
             def on_event(status: JobStatus) -> None:
                 progress.update(task, state=_describe(status))
 
-            outcome = _run_job(account, job, settings, on_event)
+            outcome = _run_job(account, job, settings, on_event, transport=transport)
         _finish(outcome, out)
 
 
@@ -533,8 +554,10 @@ def worker(home: Path, ident: str) -> None:
 
         outcome = _run_job(account, job, settings, on_event, cancel=cancel)
     except Exception as exc:  # the record is the only place anyone sees the error
-        if cancel.is_set():
-            save(state=CANCELLED, error="cancelled: a run still in flight is not paid")
+        if cancel.is_set() and isinstance(exc, JobCancelled):
+            save(state=CANCELLED, error="cancelled: the run in flight was stopped on its provider")
+        elif cancel.is_set():  # the provider did not confirm in time (unreachable?)
+            save(state=CANCELLED, error="cancelled: a run in flight was not confirmed stopped")
         else:
             save(state=FAILED, error=str(exc) or type(exc).__name__)
     else:
@@ -609,7 +632,8 @@ def cancel(
     ident: Annotated[str, typer.Argument(help="Job id (a unique prefix).")],
     home: Home = DEFAULT_HOME,
 ) -> None:
-    """Stop a submitted job: no further dispatch; runs that returned are paid."""
+    """Stop a submitted job: its run in flight is stopped on the provider and not paid;
+    runs that already returned are paid."""
     with _errors():
         stored = _load(home, ident)
         if stored.state in TERMINAL:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 from pathlib import Path
 from typing import Final
 
@@ -13,6 +14,7 @@ from compute_module_kit import DOMAIN
 from depinkit.core.keys import Account, keccak256
 from depinkit.networks.compute.client import ProviderRefused, ProviderUnavailable
 from depinkit.networks.compute.jobs import (
+    CancelRequest,
     Job,
     JobLimits,
     JobRequest,
@@ -20,6 +22,7 @@ from depinkit.networks.compute.jobs import (
     SignedResult,
     outputs_hash,
     sign_result,
+    verify_cancel,
     verify_request,
 )
 from depinkit.networks.compute.market import Bid, Order
@@ -72,6 +75,7 @@ class LocalProvider:
         dead: bool = False,
         gate: threading.Event | None = None,
         refuse: int = 0,
+        honours_cancel: bool = False,
     ) -> None:
         self.account = Account.from_key(bytes([key]) * 32)
         self.price, self.slots, self.cheat, self.dead, self.gate = price, slots, cheat, dead, gate
@@ -79,6 +83,9 @@ class LocalProvider:
         self.refuse = refuse  # runs to decline (busy) before accepting any
         self.jobs = 0
         self.receipts: list[Receipt] = []
+        self.cancels: list[msgspec.Struct] = []  # cancel requests received
+        self.honours_cancel = honours_cancel  # a cancelled gated run answers 409 cancelled
+        self.stopped: set[bytes] = set()  # leases cancelled, when honoured
 
     def run(self, request: JobRequest) -> SignedResult:
         if self.dead:
@@ -89,7 +96,14 @@ class LocalProvider:
                 self.refuse -= 1
                 raise ProviderRefused("provider refused (503 busy)")
         if self.gate is not None:
-            self.gate.wait(30)
+            deadline = time.monotonic() + 30
+            while True:
+                opened = self.gate.wait(0.005)
+                with self.lock:
+                    if request.lease in self.stopped:  # as the real service: worker killed
+                        raise ProviderRefused("provider refused (409 cancelled)")
+                if opened or time.monotonic() > deadline:
+                    break
         result = sandbox().run(request.job)
         with self.lock:
             self.jobs += 1
@@ -112,3 +126,12 @@ class LocalTransport:
 
     def pay(self, url: str, receipt: Receipt) -> None:
         self.providers[url].receipts.append(receipt)
+
+    def cancel(self, url: str, request: msgspec.Struct) -> None:
+        assert isinstance(request, CancelRequest)
+        verify_cancel(DOMAIN, request)
+        provider = self.providers[url]
+        with provider.lock:
+            provider.cancels.append(request)
+            if provider.honours_cancel:
+                provider.stopped.add(request.lease)

@@ -17,6 +17,10 @@ docs/networks/compute.md, "Client". For each job the client
    of a wrong provider as a :class:`~depinkit.networks.compute.schemas.Dispute` for the
    tiebreak provider to report (that report is what gets the provider slashed).
 
+:meth:`ComputeClient.cancel` stops a job: no further dispatch, and each run in flight is
+stopped on its provider by a signed cancel request (the provider kills that run's sandbox
+worker); a run stopped that way is not paid, its reservation is refunded.
+
 Providers are reached through a :class:`Transport` (HTTP by default), so the orchestration
 can be tested in-process and benchmarked without sockets.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +49,7 @@ from depinkit.networks.compute.jobs import (
     JobResult,
     SignedResult,
     job_id,
+    sign_cancel,
     sign_request,
     verify_result,
 )
@@ -84,6 +90,7 @@ NETWORK: Final[str] = "compute"
 SECRET_BYTES: Final[int] = 16  # bytes of the consumer's verification secret per job
 DEFAULT_MAX_ATTEMPTS: Final[int] = 4  # dispatches per run before the job fails
 DEFAULT_CONCURRENCY: Final[int] = 16  # jobs the client orchestrates at once
+DEFAULT_INFO_TTL_S: Final[float] = 10.0  # seconds HttpTransport reuses a provider's /v1/info
 # A run that ended for reasons of the machine, not of the job: never compared, and a
 # crashed run is rescheduled like a dead provider.
 NONDETERMINISTIC: Final[frozenset[str]] = frozenset({STATUS_CRASHED, STATUS_WALL_TIME_EXCEEDED})
@@ -127,6 +134,11 @@ class Transport(Protocol):
 
     def pay(self, url: str, receipt: Receipt) -> None:
         """Hand the provider its newest receipt (best effort: it may also fetch it)."""
+        ...
+
+    def cancel(self, url: str, request: msgspec.Struct) -> None:
+        """Hand the provider a signed CancelRequest for a run in flight (best effort: the
+        client refunds the run's lease whatever the provider does)."""
         ...
 
 
@@ -184,6 +196,7 @@ class _Handle:
         self.status = JobStatus(ident, QUEUED)
         self.cancelled = threading.Event()
         self.future: Future[JobOutcome] | None = None
+        self.inflight: dict[bytes, tuple[str, str]] = {}  # lease -> (url, provider); client lock
 
 
 class ComputeClient:
@@ -266,13 +279,22 @@ class ComputeClient:
         return future.result(timeout)
 
     def cancel(self, ident: bytes) -> bool:
-        """Stop the job from being dispatched again; True unless it had already ended.
-        Runs that already returned are paid for the fuel they used (the providers did the
-        work); the job ends ``cancelled`` with no result."""
+        """Stop the job; True unless it had already ended. No further dispatch, and every
+        run in flight is stopped on its provider (a signed cancel request: the provider kills
+        that run's sandbox worker); such a run is not paid, its reservation comes back. Runs
+        that already returned are paid for the fuel they used (the providers did the work).
+        The job ends ``cancelled`` with no result (``done``, when its last run answered
+        before the cancel reached its provider)."""
         handle = self._handle(ident)
-        if handle.status.state in (DONE, FAILED, CANCELLED):
-            return False
-        handle.cancelled.set()
+        with self._lock:
+            if handle.status.state in (DONE, FAILED, CANCELLED):
+                return False
+            handle.cancelled.set()
+            flights = list(handle.inflight.items())
+        for lease, (url, provider) in flights:
+            request = sign_cancel(self.consumer, self.domain, lease=lease, provider=provider)
+            with contextlib.suppress(ComputeClientError, JobMessageError):
+                self.transport.cancel(url, request)  # best effort: the lease is refunded anyway
         return True
 
     def run(self, job: Job, *, max_price_per_mfuel: int, **order: object) -> JobOutcome:
@@ -393,6 +415,10 @@ class ComputeClient:
             bid = self._auction(order, exclude=used, cancelled=handle.cancelled)
             used.add(bid.provider)
             with self._lock:
+                if handle.cancelled.is_set():  # cancelled during the auction
+                    self._busy[bid.provider] -= 1
+                    self._lock.notify_all()
+                    raise JobCancelled(f"job {order.job_id.hex()} cancelled")
                 try:
                     lease = Lease(
                         order=order,
@@ -406,6 +432,7 @@ class ComputeClient:
                     self._busy[bid.provider] -= 1
                     self._lock.notify_all()
                     raise ComputeClientError(f"cannot reserve credits: {exc}") from None
+                handle.inflight[lease.id] = (bid.url, bid.provider)  # cancel() stops it there
             run = Run(
                 role, bid.provider, lease.id, bid.price_per_mfuel, lease.reserved, url=bid.url
             )
@@ -425,6 +452,8 @@ class ComputeClient:
             except ProviderRefused as exc:
                 run.error = f"{ROLES[role]} run refused by {bid.provider}: {exc}"
                 self._close(lease, forfeit=True, runs=runs)
+                if handle.cancelled.is_set():  # the provider stopped it for us: not paid
+                    raise JobCancelled(f"job {order.job_id.hex()} cancelled") from None
                 continue
             except (ProviderUnavailable, JobMessageError) as exc:  # dead, or lying: never again
                 run.error = f"{ROLES[role]} run on {bid.provider} failed: {exc}"
@@ -434,6 +463,7 @@ class ComputeClient:
                 continue
             finally:
                 with self._lock:
+                    handle.inflight.pop(lease.id, None)
                     self._busy[bid.provider] -= 1
                     self._lock.notify_all()
             if result.status == STATUS_CRASHED:  # the machine's fault: run it elsewhere
@@ -547,10 +577,12 @@ class HttpTransport:
     """Providers over HTTP, through the provider service's own client
     (:class:`~depinkit.networks.compute.provider_client.ProviderClient`).
 
-    The provider service does not publish a price yet, so the bid of a provider is its
-    ``GET /v1/info`` (address, workers) at the price this transport is told for its URL
-    (``prices``, else ``default_price``); a provider whose info carries
-    ``price_per_mfuel`` is taken at its word.
+    The bid of a provider is its ``GET /v1/info`` (address, workers, limits, asking price);
+    a provider that publishes no price is taken at the price this transport is told for its
+    URL (``prices``, else ``default_price``). An answer is reused for ``info_ttl_s`` seconds
+    (nothing in it but the load changes between jobs, and the client counts its own load),
+    so a stream of jobs does not pay a round trip per provider per dispatch; it is asked
+    again sooner once a run there fails. Results are checked by the client, not twice.
     """
 
     def __init__(
@@ -560,16 +592,18 @@ class HttpTransport:
         prices: Mapping[str, int] | None = None,
         default_price: int = 100,
         regions: Mapping[str, str] | None = None,
+        info_ttl_s: float = DEFAULT_INFO_TTL_S,
     ) -> None:
-        import httpx
+        from depinkit.networks.compute.provider import ProviderInfo
+        from depinkit.networks.compute.provider_client import ProviderClient, http_client
 
-        from depinkit.networks.compute.provider_client import ProviderClient
-
-        self._http = httpx.Client()
+        self._http = http_client()
         self._domain = domain
         self._prices = dict(prices or {})
         self._default_price = default_price
         self._regions = dict(regions or {})
+        self._info_ttl_s = info_ttl_s
+        self._infos: dict[str, tuple[float, ProviderInfo]] = {}  # url -> (when, info)
         self._make = lambda url: ProviderClient(url, domain, client=self._http)
         self._clients: dict[str, ProviderClient] = {}
         self._lock = threading.Lock()
@@ -584,10 +618,19 @@ class HttpTransport:
     def bid(self, url: str, order: Order) -> Bid | None:
         from depinkit.networks.compute.provider_client import ProviderError, ProviderUnreachable
 
-        try:
-            info = self._client(url).info()
-        except (ProviderUnreachable, ProviderError) as exc:
-            raise ProviderUnavailable(str(exc)) from None
+        with self._lock:
+            cached = self._infos.get(url)
+        if cached is not None and time.monotonic() - cached[0] < self._info_ttl_s:
+            info = cached[1]
+        else:
+            try:
+                info = self._client(url).info()
+            except (ProviderUnreachable, ProviderError) as exc:
+                with self._lock:
+                    self._infos.pop(url, None)
+                raise ProviderUnavailable(str(exc)) from None
+            with self._lock:
+                self._infos[url] = (time.monotonic(), info)
         if (info.chain_id, info.registry.lower()) != (
             self._domain.chain_id,
             self._domain.registry.lower(),
@@ -612,10 +655,12 @@ class HttpTransport:
 
         assert isinstance(request, JobRequest)
         try:
-            return self._client(url).run(request)
+            return self._client(url).run(request, check=False)  # ComputeClient checks it
         except ProviderUnreachable as exc:
+            self._forget(url)
             raise ProviderUnavailable(str(exc)) from None
         except ProviderError as exc:
+            self._forget(url)
             if exc.code == "bad_result":  # signed wrongly or for another job: a liar
                 raise JobMessageError(str(exc)) from None
             if exc.status == 503 or 400 <= exc.status < 500:  # busy, or declines this job
@@ -632,6 +677,22 @@ class HttpTransport:
 
         with contextlib.suppress(ProviderUnreachable, ProviderError):
             self._client(url).pay(receipt)
+
+    def cancel(self, url: str, request: msgspec.Struct) -> None:
+        """Post a signed cancel request to the provider (``POST /v1/cancel``); a provider
+        that is gone or refuses raises ProviderUnavailable."""
+        from depinkit.networks.compute.jobs import CancelRequest
+        from depinkit.networks.compute.provider_client import ProviderError, ProviderUnreachable
+
+        assert isinstance(request, CancelRequest)
+        try:
+            self._client(url).cancel(request)
+        except (ProviderUnreachable, ProviderError) as exc:
+            raise ProviderUnavailable(str(exc)) from None
+
+    def _forget(self, url: str) -> None:
+        with self._lock:
+            self._infos.pop(url, None)
 
     def close(self) -> None:
         self._http.close()

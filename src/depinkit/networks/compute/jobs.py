@@ -11,7 +11,8 @@ signature over :func:`request_digest`. The provider answers with a :class:`Signe
 the :class:`JobResult` (status, exit code, fuel used, outputs) and its own signature over
 :func:`result_digest`, which binds the lease, the job id, the fuel used and the hash of
 every output (:func:`outputs_hash`). Verification compares ``outputs_hash`` (and
-``fuel_used``: fuel metering is deterministic) between runs.
+``fuel_used``: fuel metering is deterministic) between runs. The consumer stops a run it
+no longer wants with a :class:`CancelRequest`, signed over :func:`cancel_digest`.
 
 All digests start with ``0x19 "depinkit"`` and a tag of their own and include the
 deployment separator, as reports and receipts do, so no signature here can be replayed as
@@ -35,6 +36,7 @@ DIGEST_PREFIX: Final[bytes] = b"\x19depinkit"  # as report digests: never a tx o
 JOB_TAG: Final[bytes] = b"depinkit/compute/job/v1"
 REQUEST_TAG: Final[bytes] = b"depinkit/compute/request/v1"
 RESULT_TAG: Final[bytes] = b"depinkit/compute/result/v1"
+CANCEL_TAG: Final[bytes] = b"depinkit/compute/cancel/v1"
 
 LEASE_BYTES: Final[int] = 32  # bytes: a lease id is a receipt channel
 SIGNATURE_BYTES: Final[int] = 65  # r || s || v
@@ -253,3 +255,52 @@ def verify_result(domain: ReportDomain, signed: SignedResult) -> None:
         raise JobMessageError(f"result signature is invalid: {exc}") from None
     if signer != to_checksum(signed.provider):
         raise JobMessageError(f"result is signed by {signer}, not by {signed.provider}")
+
+
+class CancelRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A consumer's signed order to ``provider`` to stop the run of ``lease`` (``POST
+    /v1/cancel``): only the consumer that ordered the lease can stop it."""
+
+    lease: _Lease
+    consumer: _Address
+    provider: _Address
+    signature: _Signature  # by consumer over cancel_digest(...)
+
+
+def cancel_digest(domain: ReportDomain, lease: bytes, consumer: str, provider: str) -> bytes:
+    """What the consumer signs to cancel: prefix, tag, deployment, lease, consumer, provider."""
+    if len(lease) != LEASE_BYTES:
+        raise ValueError("lease must be 32 bytes")
+    return keccak256(
+        DIGEST_PREFIX
+        + CANCEL_TAG
+        + domain.separator()
+        + lease
+        + address_bytes(consumer)
+        + address_bytes(provider)
+    )
+
+
+def sign_cancel(
+    consumer: Account, domain: ReportDomain, *, lease: bytes, provider: str
+) -> CancelRequest:
+    """``consumer``'s order to ``provider`` to stop the run of ``lease``."""
+    provider = to_checksum(provider)
+    digest = cancel_digest(domain, lease, consumer.address, provider)
+    return CancelRequest(
+        lease=lease,
+        consumer=consumer.address,
+        provider=provider,
+        signature=consumer.sign_digest(digest),
+    )
+
+
+def verify_cancel(domain: ReportDomain, request: CancelRequest) -> None:
+    """JobMessageError unless ``request`` is signed by the consumer it names."""
+    try:
+        digest = cancel_digest(domain, request.lease, request.consumer, request.provider)
+        signer = recover_address(digest, request.signature)
+    except (InvalidAddress, InvalidSignature, ValueError) as exc:
+        raise JobMessageError(f"cancel request signature is invalid: {exc}") from None
+    if signer != to_checksum(request.consumer):
+        raise JobMessageError(f"cancel request is signed by {signer}, not by {request.consumer}")

@@ -14,8 +14,21 @@ HTTP API (JSON; ``bytes`` fields are base64, as msgspec encodes them):
     :class:`~depinkit.networks.compute.jobs.SignedResult` signed by its device key, whatever
     the job's status (a job that ran out of fuel is still paid for). Refusals carry
     ``{"error": code, "detail": message}``: 400 ``malformed`` (body does not decode), 401
-    ``bad_signature``, 403 ``wrong_provider``, 413 ``too_large``, 422 ``limits_exceeded``,
-    503 ``busy``.
+    ``bad_signature``, 403 ``wrong_provider``, 409 ``cancelled`` (the consumer cancelled the
+    lease: the run was stopped or never started, nothing is signed and nothing is owed) or
+    ``lease_in_use`` (a run of that lease is already here), 413 ``too_large``, 422
+    ``limits_exceeded``, 503 ``busy``.
+
+``POST /v1/cancel``
+    Body: a :class:`~depinkit.networks.compute.jobs.CancelRequest` for a lease, signed by the
+    consumer that ordered it. A run of the lease waiting for a worker leaves the queue; a
+    running one has its sandbox worker killed (and replaced); either way its ``POST
+    /v1/jobs`` answers 409 ``cancelled``. A cancel that arrives before its job is kept
+    (the newest ``MAX_CANCELLED``), so the job is refused when it comes. Answer 200
+    ``{"lease": hex, "state": s}``, ``s`` one of ``stopped``, ``finished`` (too late: the
+    result was already answered), ``unknown`` (remembered); refusals 400 ``malformed``, 401
+    ``bad_signature``, 403 ``wrong_provider`` or ``wrong_consumer`` (another consumer's
+    lease), 413 ``too_large``.
 
 ``POST /v1/receipts``
     Body: a :class:`~depinkit.networks.receipts.Receipt` paying this provider on a lease
@@ -44,6 +57,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import os
 import sys
 from collections import OrderedDict
@@ -59,15 +74,17 @@ from fastapi.responses import Response
 from depinkit.core.envelope import ReportDomain
 from depinkit.core.keys import Account
 from depinkit.networks.compute.jobs import (
+    CancelRequest,
     Job,
     JobLimits,
     JobMessageError,
     JobRequest,
     SignedResult,
     sign_result,
+    verify_cancel,
     verify_request,
 )
-from depinkit.networks.compute.sandbox import DEFAULT_WORKERS, Sandbox
+from depinkit.networks.compute.sandbox import DEFAULT_WORKERS, RunCancelled, Sandbox, Ticket
 from depinkit.networks.compute.schemas import Claim, claim_of
 from depinkit.networks.receipts import Receipt, ReceiptError, verify_receipt
 
@@ -87,9 +104,12 @@ MEDIA_JSON: Final[str] = "application/json"
 RECEIPT_NETWORK: Final[str] = "compute"  # receipts this service keeps pay for compute
 MAX_RECEIPT_BYTES: Final[int] = 4096  # bytes: a JSON receipt is ~400
 MAX_CLAIMS: Final[int] = 65_536  # claims kept for the agent (~400 B each): days of small jobs
+MAX_CANCEL_BYTES: Final[int] = 1024  # bytes: a JSON cancel request is ~250
+MAX_CANCELLED: Final[int] = 65_536  # cancels kept for jobs not (yet) here (~100 B each)
 
 _REQUEST_DECODER = msgspec.json.Decoder(JobRequest)
 _RECEIPT_DECODER = msgspec.json.Decoder(Receipt)
+_CANCEL_DECODER = msgspec.json.Decoder(CancelRequest)
 
 
 class ProviderInfo(msgspec.Struct, frozen=True):
@@ -126,6 +146,37 @@ def _over_limits(job: Job, caps: JobLimits) -> str:
         if asked > cap:
             return f"{field} {asked} is above this provider's {cap}"
     return ""
+
+
+class _Active:
+    """A job of this provider waiting for a worker or running (event-loop thread only)."""
+
+    __slots__ = ("consumer", "stop", "ticket")
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer  # lower-case address of whoever ordered the lease
+        self.stop = asyncio.Event()  # set by a cancel: leave the queue
+        self.ticket = Ticket()  # what the sandbox kills the run by
+
+
+async def _acquire_unless(slots: asyncio.Semaphore, stop: asyncio.Event) -> bool:
+    """Take a slot, unless ``stop`` is set first: True when the slot is taken."""
+    if stop.is_set():
+        return False
+    acquire = asyncio.ensure_future(slots.acquire())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not acquire.done():
+        acquire.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await acquire
+    if acquire.cancelled():
+        return False
+    if stop.is_set():  # both happened: give the slot back
+        slots.release()
+        return False
+    return True
 
 
 class _Load:
@@ -181,6 +232,42 @@ def create_app(
 
     receipts: dict[tuple[str, bytes], Receipt] = {}  # (consumer, channel) -> newest
     claims: OrderedDict[bytes, Claim] = OrderedDict()  # lease -> claim, oldest first
+    active: dict[bytes, _Active] = {}  # lease -> its job, waiting or running
+    cancelled: OrderedDict[bytes, str] = OrderedDict()  # lease -> consumer, cancelled early
+
+    @app.post("/v1/cancel")
+    async def cancel(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_CANCEL_BYTES:
+            return _refuse(413, "too_large", f"cancel request above {MAX_CANCEL_BYTES} bytes")
+        try:
+            order = _CANCEL_DECODER.decode(body)
+        except (msgspec.MsgspecError, ValueError) as exc:
+            return _refuse(400, "malformed", f"body is not a cancel request: {exc}")
+        if order.provider.lower() != account.address.lower():
+            return _refuse(403, "wrong_provider", f"cancel request is for {order.provider}")
+        try:
+            verify_cancel(domain, order)
+        except JobMessageError as exc:
+            return _refuse(401, "bad_signature", str(exc))
+        consumer = order.consumer.lower()
+        job = active.get(order.lease)
+        if job is not None:
+            if job.consumer != consumer:
+                return _refuse(403, "wrong_consumer", "the lease was ordered by another consumer")
+            job.stop.set()
+            state["sandbox"].cancel(job.ticket)  # kills its worker now, if it runs
+            outcome = "stopped"
+        elif order.lease in claims:
+            outcome = "finished"
+        else:
+            cancelled[order.lease] = consumer
+            cancelled.move_to_end(order.lease)
+            while len(cancelled) > MAX_CANCELLED:
+                cancelled.popitem(last=False)
+            outcome = "unknown"
+        answer = {"lease": order.lease.hex(), "state": outcome}
+        return Response(content=msgspec.json.encode(answer), media_type=MEDIA_JSON)
 
     @app.get("/v1/claims")
     async def list_claims() -> Response:
@@ -243,25 +330,41 @@ def create_app(
         if reason:
             return _refuse(422, "limits_exceeded", reason)
 
+        lease, consumer = order.lease, order.consumer.lower()
+        if cancelled.get(lease) == consumer:
+            return _refuse(409, "cancelled", "the consumer cancelled this lease")
         load: _Load = state["load"]
         if load.running + load.waiting >= load.capacity:
             return _refuse(503, "busy", f"{load.running} running, {load.waiting} waiting")
-        load.waiting += 1
+        if lease in active:
+            return _refuse(409, "lease_in_use", "a run of this lease is already here")
+        job = active[lease] = _Active(consumer)
         try:
-            await load.slots.acquire()
+            load.waiting += 1
+            try:
+                admitted = await _acquire_unless(load.slots, job.stop)
+            finally:
+                load.waiting -= 1
+            if not admitted:
+                return _refuse(409, "cancelled", "cancelled while waiting for a worker")
+            load.running += 1
+            try:
+                loop = asyncio.get_running_loop()
+                run = functools.partial(state["sandbox"].run, order.job, ticket=job.ticket)
+                result = await loop.run_in_executor(state["pool"], run)
+            except RunCancelled as exc:
+                return _refuse(409, "cancelled", f"run stopped by its consumer ({exc})")
+            finally:
+                load.running -= 1
+                load.slots.release()
+            if job.stop.is_set():  # the cancel came as the run ended: it was answered stopped
+                return _refuse(409, "cancelled", "run stopped by its consumer")
+            signed: SignedResult = sign_result(account, domain, result, lease=lease)
+            claims[lease] = claim_of(signed)
+            while len(claims) > MAX_CLAIMS:
+                claims.popitem(last=False)
         finally:
-            load.waiting -= 1
-        load.running += 1
-        try:
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(state["pool"], state["sandbox"].run, order.job)
-        finally:
-            load.running -= 1
-            load.slots.release()
-        signed: SignedResult = sign_result(account, domain, result, lease=order.lease)
-        claims[order.lease] = claim_of(signed)
-        while len(claims) > MAX_CLAIMS:
-            claims.popitem(last=False)
+            active.pop(lease, None)
         return Response(content=msgspec.json.encode(signed), media_type=MEDIA_JSON)
 
     return app

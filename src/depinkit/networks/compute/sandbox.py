@@ -6,7 +6,9 @@ job's limits (see :mod:`depinkit.networks.compute.runner` for what a module can 
 reach). The parent enforces a hard limit of its own: a worker that has not answered
 ``KILL_GRACE_MS`` after the job's wall-time limit, or that dies, is killed and replaced, and
 the job ends with status ``wall_time_exceeded`` or ``crashed``. A hostile module therefore
-costs at most one worker process, never the provider.
+costs at most one worker process, never the provider. The caller can also stop a run it no
+longer wants (:meth:`Sandbox.cancel` with the run's :class:`Ticket`): its worker is killed
+and replaced the same way, and the run raises :class:`RunCancelled`.
 
 :meth:`Sandbox.run` never raises for what a job does: every outcome is a
 :class:`~depinkit.networks.compute.jobs.JobResult` with a status, because a provider must
@@ -222,6 +224,22 @@ class _Worker:
         return self._read_exact(FRAME_HEADER.unpack(header)[0], deadline)
 
 
+class RunCancelled(Exception):
+    """The caller cancelled the run (:meth:`Sandbox.cancel`): its worker was killed, nothing
+    was measured, there is no result."""
+
+
+class Ticket:
+    """One run's handle for :meth:`Sandbox.cancel` (made by the caller, passed to
+    :meth:`Sandbox.run`; guarded by the sandbox's lock)."""
+
+    __slots__ = ("cancelled", "worker")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.worker: _Worker | None = None
+
+
 class Sandbox:
     """A pool of ``workers`` sandbox processes; :meth:`run` is blocking and thread-safe
     (at most ``workers`` jobs run at once, the others wait for a free worker)."""
@@ -258,23 +276,38 @@ class Sandbox:
         if not closed:
             self._add()
 
-    def run(self, job: Job) -> JobResult:
-        """Run ``job`` in a worker; the result, whatever happened (see the module docs)."""
+    def run(self, job: Job, *, ticket: Ticket | None = None) -> JobResult:
+        """Run ``job`` in a worker; the result, whatever happened (see the module docs).
+        With a ``ticket``, :meth:`cancel` can stop the run: then RunCancelled."""
         if self._closed:
             raise RuntimeError("sandbox is closed")
-        ident = job_id(job)
         payload = canonical_encode(job)
+        ticket = ticket or Ticket()
         worker = self._idle.get()
+        with self._lock:
+            if ticket.cancelled:
+                self._idle.put(worker)
+                raise RunCancelled("cancelled before it started")
+            ticket.worker = worker
         deadline = time.monotonic() + (job.limits.wall_ms + self.kill_grace_ms) / 1000
+        died: Exception | None = None
         try:
             reply = worker.run(payload, deadline)
         except (EOFError, OSError, TimeoutError) as exc:
+            reply, died = None, exc
+        with self._lock:
+            ticket.worker = None
+            cancelled = ticket.cancelled
+        if cancelled:  # its worker was (or is about to be) killed
             self._replace(worker)
-            return _failure(ident, STATUS_CRASHED, f"sandbox worker died: {exc}")
+            raise RunCancelled("cancelled while it ran: worker killed")
+        if died is not None:
+            self._replace(worker)
+            return _failure(job_id(job), STATUS_CRASHED, f"sandbox worker died: {died}")
         if reply is None:
             self._replace(worker)
             return _failure(
-                ident,
+                job_id(job),
                 STATUS_WALL_TIME_EXCEEDED,
                 f"worker killed {self.kill_grace_ms} ms after the {job.limits.wall_ms} ms limit",
             )
@@ -282,9 +315,21 @@ class Sandbox:
             result = msgspec.msgpack.decode(reply, type=JobResult)
         except (msgspec.MsgspecError, ValueError) as exc:  # a worker that lies is broken
             self._replace(worker)
-            return _failure(ident, STATUS_CRASHED, f"sandbox worker answered garbage: {exc}")
+            return _failure(job_id(job), STATUS_CRASHED, f"sandbox worker answered garbage: {exc}")
         self._idle.put(worker)
         return result
+
+    def cancel(self, ticket: Ticket) -> bool:
+        """Stop the run holding ``ticket``: its worker is killed now (and replaced by the
+        run's thread), or the run will not start. False when it was already cancelled."""
+        with self._lock:
+            if ticket.cancelled:
+                return False
+            ticket.cancelled = True
+            worker = ticket.worker
+            if worker is not None and worker.process.poll() is None:
+                worker.process.kill()  # the run's thread sees EOF, waits and replaces it
+        return True
 
     def close(self) -> None:
         """Kill every worker (running jobs end as ``crashed``)."""

@@ -184,6 +184,7 @@ def bench_depinkit(
             "get_cpu_s_per_gib": round(get_cpu * GIB_MIB / (size / MIB), 2),
             "identical": identical,
             "segments": len(manifest.segments),
+            "segment_bytes": manifest.segment_bytes,  # rounded down to whole stripes of k KiB
             "piece_bytes": manifest.piece_size(0),
             "storage_overhead_pieces": round(manifest.stored_bytes() / size, 4),
             "storage_overhead_disk": round(on_disk / size, 4),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from storage_provider_kit import (
     CONSUMER,
     DOMAIN,
@@ -30,8 +32,12 @@ from depinkit.networks.storage.client import (
     StorageClientError,
     place,
     region_of,
+    stripe_aligned,
 )
+from depinkit.networks.storage.crypto import TAG_BYTES
+from depinkit.networks.storage.erasure import encode, piece_size
 from depinkit.networks.storage.manifest import Manifest
+from depinkit.networks.storage.pieces import CHUNK_BYTES
 from depinkit.networks.storage.provider import EgressState
 
 PROVIDERS = 7  # n = 5 plus two spares for repairs
@@ -100,6 +106,10 @@ def test_repair_restores_full_redundancy_after_the_threshold(
     with client(fleet, tmp_path, segment_bytes=SMALL_SEGMENT) as c:
         manifest = c.put(source)
         assert len(manifest.segments) == 4
+        # Full segments are whole stripes: k pieces of ciphertext, no padding.
+        assert manifest.segment_bytes == stripe_aligned(SMALL_SEGMENT, 3) < SMALL_SEGMENT
+        assert all(s.length == manifest.segment_bytes for s in manifest.segments[:-1])
+        assert 3 * manifest.piece_size(0) == manifest.segment_bytes
         dead = [p.provider for p in manifest.segments[0].pieces[3:]]
         for address in dead:
             by_address(fleet, address).kill()
@@ -224,6 +234,22 @@ def test_another_account_cannot_read_the_pieces(
     thief = StorageClient(STRANGER, [p.info for p in fleet], tmp_path / "thief", domain=DOMAIN)
     with thief, pytest.raises(StorageClientError, match="may not read"):
         thief.get(manifest)
+
+
+@given(st.integers(TAG_BYTES + 1, 1 << 24), st.integers(1, 32))
+def test_segments_are_rounded_down_to_whole_stripes(segment: int, k: int) -> None:
+    aligned = stripe_aligned(segment, k)
+    stripe = k * CHUNK_BYTES
+    if segment > stripe:
+        assert aligned % stripe == 0 and 0 <= segment - aligned < stripe
+        assert piece_size(aligned, k) * k == aligned  # a full segment needs no padding
+    else:
+        assert aligned == segment
+
+
+def test_a_full_stripe_segment_is_its_primary_pieces() -> None:
+    segment = os.urandom(stripe_aligned(100_000, 3))
+    assert b"".join(encode(segment, 3, 5)[:3]) == segment
 
 
 def test_placement_spreads_across_owners_then_regions() -> None:

@@ -104,6 +104,19 @@ def test_oversized_piece_is_refused(provider: ProviderProcess) -> None:
     assert not stored(provider, piece_root(data))
 
 
+def test_oversized_piece_without_content_length_is_refused_while_it_arrives(
+    provider: ProviderProcess,
+) -> None:
+    data = os.urandom(MAX_PIECE + CHUNK_BYTES)
+    root = piece_root(data)
+    target = f"/v1/pieces/{root.hex()}?consumer={CONSUMER.address}&deal={DEAL.hex()}"
+    headers = sign_request(CONSUMER, provider.account.address, "PUT", target)
+    parts = (data[i : i + 8 * CHUNK_BYTES] for i in range(0, len(data), 8 * CHUNK_BYTES))
+    reply = httpx.put(provider.url + target, content=parts, headers=headers, timeout=30)
+    assert reply.status_code == 413 and "exceeds" in reply.text
+    assert not stored(provider, root)
+
+
 def test_unauthorized_put_and_get_are_refused(provider: ProviderProcess) -> None:
     data = os.urandom(2 * CHUNK_BYTES)
     root = piece_root(data)

@@ -5,7 +5,9 @@ segment into n pieces (``erasure.py``), names each piece by its Merkle root
 (``pieces.py``) and places the n pieces of a segment on n distinct providers, spread
 across owners first and H3 regions second, with the least-loaded provider winning ties.
 Uploads and downloads run on a thread pool with a bounded number of segments in flight,
-so memory stays bounded whatever the file size. A failed upload moves to another provider.
+so memory stays bounded whatever the file size; on a put one coder thread encodes and names
+the pieces and starts each upload as soon as its piece is named. A failed upload moves to
+another provider.
 
 After the upload ``put`` signs the file's deals (``deals.py``: a file of more than 160
 pieces is several deals, each piece stored, fetched and paid under its own deal id) and
@@ -96,7 +98,7 @@ from depinkit.networks.storage.manifest import (
     load_manifest,
     save_manifest,
 )
-from depinkit.networks.storage.pieces import piece_root, verify_chunk
+from depinkit.networks.storage.pieces import CHUNK_BYTES, piece_root, verify_chunk
 from depinkit.networks.storage.provider import HEADER_OWED, NETWORK, sign_request
 from depinkit.networks.storage.provider_app import ChunkProofReply
 from depinkit.networks.storage.schemas import DealRegistration, DealTerms
@@ -105,6 +107,7 @@ DEFAULT_REPAIR_THRESHOLD: Final[int] = 4  # healthy pieces at or below which to 
 REGION_RESOLUTION: Final[int] = 3  # H3 res 3 (~12,000 km2 cells): a "region" for spreading
 DEFAULT_WORKERS: Final[int] = 8  # concurrent piece transfers: saturates loopback on 2 cores
 SEGMENTS_IN_FLIGHT: Final[int] = 4  # sealed segments held at once: ~4 x 8 MiB x n/k of memory
+CODERS: Final[int] = 1  # threads encoding and hashing segments: that work holds the GIL
 HTTP_TIMEOUT_S: Final[float] = 60.0  # one piece transfer; a dead provider fails at connect
 PROBE_TIMEOUT_S: Final[float] = 3.0  # /v1/info at the start of a put or repair
 
@@ -234,6 +237,12 @@ class Keyring:
         (self.directory / f"{file_id.hex()}.key").unlink(missing_ok=True)
 
 
+def stripe_aligned(segment_bytes: int, k: int) -> int:
+    """``segment_bytes`` rounded down to whole stripes of k chunks, if larger than one."""
+    stripe = k * CHUNK_BYTES
+    return segment_bytes - segment_bytes % stripe if segment_bytes > stripe else segment_bytes
+
+
 class TransportError(Exception):
     """The provider could not be reached, or the connection broke mid-request."""
 
@@ -324,7 +333,13 @@ class _Refused(Exception):
 
 
 class StorageClient:
-    """Stores and fetches files on a set of providers for the consumer ``account``."""
+    """Stores and fetches files on a set of providers for the consumer ``account``.
+
+    ``segment_bytes`` (sealed bytes per segment) is rounded down to whole stripes of k
+    chunks when it is larger than one: every full segment then splits into k pieces of
+    ciphertext with no padding, so only a file's last segment is padded (and hashed for
+    its padding seed, see ``erasure.py``).
+    """
 
     def __init__(
         self,
@@ -350,7 +365,7 @@ class StorageClient:
         self.home = home
         self.k, self.n = k, n
         self.repair_threshold = repair_threshold
-        self.segment_bytes = segment_bytes
+        self.segment_bytes = stripe_aligned(segment_bytes, k)
         self.domain = domain or ReportDomain(chain_id=31337, registry="0x" + "00" * 20)
         self.policy = policy or DealPolicy()
         self.workers = workers
@@ -671,9 +686,12 @@ class StorageClient:
         load: dict[str, int] = {}
         done = [0]
         entries: list[SegmentEntry] = []
-        with ThreadPoolExecutor(self.workers) as io, ThreadPoolExecutor(2) as cpu:
+        Uploads = list[Future[PiecePlacement]]
+        with ThreadPoolExecutor(self.workers) as io, ThreadPoolExecutor(CODERS) as cpu:
 
-            def store_segment(index: int, sealed: bytes) -> SegmentEntry:
+            def code_segment(index: int, sealed: bytes) -> Uploads:
+                """Encode and name the segment's pieces and start their uploads; the
+                coder moves on to the next segment while they run."""
                 pieces = encode(sealed, self.k, self.n)
                 salt = file_id + index.to_bytes(8, "big")
                 deal_id = deal_id_of(file_id, self.n, index)
@@ -682,24 +700,28 @@ class StorageClient:
                     for t in targets:
                         load[t.address] = load.get(t.address, 0) + 1
                 holders = list(targets)
-                futures = [
-                    io.submit(self._store_one, live, holders, j, j, pieces[j], deal_id, salt)
-                    for j in range(self.n)
-                ]
-                placements = tuple(f.result() for f in futures)
-                with self._lock:
-                    done[0] += len(sealed) - TAG_BYTES
+                uploads = []
+                for j, data in enumerate(pieces):  # each upload starts as soon as it is named
+                    root = piece_root(data)
+                    uploads.append(
+                        io.submit(self._store_one, live, holders, j, j, data, deal_id, salt, root)
+                    )
+                return uploads
+
+            def placed(index: int, length: int, coded: Future[Uploads]) -> SegmentEntry:
+                placements = tuple(f.result() for f in coded.result())
+                done[0] += length - TAG_BYTES
                 if progress is not None:
                     progress(min(done[0], size), size)
-                return SegmentEntry(index=index, length=len(sealed), pieces=placements)
+                return SegmentEntry(index=index, length=length, pieces=placements)
 
-            inflight: deque[Future[SegmentEntry]] = deque()
+            inflight: deque[tuple[int, int, Future[Uploads]]] = deque()
             for index, sealed in enumerate(encrypt_stream(key, file_id, stream, plain)):
-                inflight.append(cpu.submit(store_segment, index, sealed))
+                inflight.append((index, len(sealed), cpu.submit(code_segment, index, sealed)))
                 while len(inflight) >= SEGMENTS_IN_FLIGHT:
-                    entries.append(inflight.popleft().result())
+                    entries.append(placed(*inflight.popleft()))
             while inflight:
-                entries.append(inflight.popleft().result())
+                entries.append(placed(*inflight.popleft()))
         manifest = Manifest(
             file_id=file_id,
             name=name,
@@ -725,13 +747,16 @@ class StorageClient:
         data: bytes,
         deal_id: bytes,
         salt: bytes,
+        root: bytes | None = None,
     ) -> PiecePlacement:
         """Put piece ``number`` on ``holders[slot]``, moving to a fresh provider on failure.
 
         ``holders`` is shared by the segment's uploads (under the client's lock), so a
         replacement never lands on a provider that holds another piece of the segment.
+        ``root`` is the piece's root if the caller computed it already.
         """
-        root = piece_root(data)
+        if root is None:
+            root = piece_root(data)
         tried: set[str] = set()
         while True:
             with self._lock:
@@ -1032,4 +1057,5 @@ __all__ = [
     "StorageClientError",
     "place",
     "region_of",
+    "stripe_aligned",
 ]

@@ -9,7 +9,9 @@ decodes at memcpy speed. The padding is a pure function of the segment (a SHAKE-
 stream keyed by its SHA-256), so a repairer that decoded the segment rebuilds
 byte-identical pieces with byte-identical roots, while two files never share a piece made
 of padding alone (zero padding made every tiny segment's last pieces identical, and the
-oracles refuse a second deal naming a root a provider already holds).
+oracles refuse a second deal naming a root a provider already holds). The client cuts files
+into segments of whole stripes (``client.stripe_aligned``), so only a file's last segment
+is padded.
 
 Pure: no I/O.
 """
@@ -51,21 +53,24 @@ def piece_size(segment_len: int, k: int) -> int:
 PAD_TAG: Final[bytes] = b"depinkit/storage/pad/v1"  # domain separation of the padding stream
 
 
-def _padded(segment: bytes, length: int) -> bytes:
-    """``segment`` followed by ``length - len(segment)`` bytes derived from the segment."""
-    missing = length - len(segment)
-    if missing == 0:
-        return segment
-    seed = hashlib.sha256(segment).digest()
-    return segment + hashlib.shake_256(PAD_TAG + seed).digest(missing)
+def _primary(segment: bytes, k: int, size: int) -> list[bytes]:
+    """The k primary blocks: ``segment`` followed by ``k * size - len(segment)`` bytes
+    derived from the segment, cut in ``size``-byte blocks (without copying the segment
+    whole into a padded buffer first)."""
+    whole = min(len(segment) // size, k)  # blocks lying entirely inside the segment
+    blocks = [segment[i * size : (i + 1) * size] for i in range(whole)]
+    if whole < k:
+        seed = hashlib.sha256(segment).digest()
+        tail = segment[whole * size :]
+        tail += hashlib.shake_256(PAD_TAG + seed).digest((k - whole) * size - len(tail))
+        blocks += [tail[i * size : (i + 1) * size] for i in range(k - whole)]
+    return blocks
 
 
 def encode(segment: bytes, k: int, n: int) -> list[bytes]:
     """The n pieces of ``segment`` (piece j is share j); any k of them rebuild it."""
     check_params(k, n)
-    size = piece_size(len(segment), k)
-    padded = _padded(segment, size * k)
-    primary = [padded[i * size : (i + 1) * size] for i in range(k)]
+    primary = _primary(segment, k, piece_size(len(segment), k))
     if n == k:
         return primary
     parity = zfec.Encoder(k, n).encode(primary, list(range(k, n)))
@@ -77,9 +82,7 @@ def encode_some(segment: bytes, k: int, n: int, wanted: Sequence[int]) -> dict[i
     check_params(k, n)
     if any(not 0 <= j < n for j in wanted):
         raise ErasureError(f"piece numbers must lie in [0, {n})")
-    size = piece_size(len(segment), k)
-    padded = _padded(segment, size * k)
-    primary = [padded[i * size : (i + 1) * size] for i in range(k)]
+    primary = _primary(segment, k, piece_size(len(segment), k))
     out: dict[int, bytes] = {j: primary[j] for j in wanted if j < k}
     parity_nums = sorted(j for j in set(wanted) if j >= k)
     if parity_nums:

@@ -77,6 +77,23 @@ def _deal(request: Request) -> bytes:
     return deal
 
 
+async def _receive(request: Request, limit: int) -> bytes:
+    """The request body; PieceTooLarge, before or while it arrives, beyond ``limit`` bytes.
+
+    The parts are joined once at the end: one copy, and no buffer grown part by part.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PieceTooLarge(f"piece of {declared} bytes exceeds {limit}")
+    parts, received = [], 0
+    async for part in request.stream():
+        received += len(part)
+        if received > limit:
+            raise PieceTooLarge(f"piece exceeds {limit} bytes")
+        parts.append(part)
+    return b"".join(parts)
+
+
 def create_app(store: PieceStore) -> FastAPI:
     settings = store.settings
     address = settings.account.address
@@ -130,15 +147,8 @@ def create_app(store: PieceStore) -> FastAPI:
         consumer = request.query_params.get("consumer", signer)
         deal = _deal(request)
         store.may_write(signer, consumer)
-        declared = request.headers.get("content-length")
-        if declared is not None and int(declared) > settings.max_piece:
-            raise PieceTooLarge(f"piece of {declared} bytes exceeds {settings.max_piece}")
-        body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > settings.max_piece:
-                raise PieceTooLarge(f"piece exceeds {settings.max_piece} bytes")
-        created = await run_in_threadpool(store.put, root, bytes(body), consumer, deal)
+        body = await _receive(request, settings.max_piece)
+        created = await run_in_threadpool(store.put, root, body, consumer, deal)
         return JSONResponse({"root": root_hex, "stored": created}, 201 if created else 200)
 
     @app.get("/v1/pieces/{root_hex}")

@@ -35,7 +35,17 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 
-from depinkit.chain import TOKEN, Chain, DeployConfig, Deployment, deploy, dev_account, eip712
+from depinkit.chain import (
+    TOKEN,
+    Chain,
+    DeployConfig,
+    Deployment,
+    NetworkConfig,
+    deploy,
+    dev_account,
+    eip712,
+    network_id,
+)
 from depinkit.core.keys import Account
 
 TREE_DEPTH: Final[int] = 20  # 2**20 = 1,048,576 leaves >= the 1,000,000 accounts of the target
@@ -47,6 +57,9 @@ ORACLE_COUNT: Final[int] = 7  # N; submitRoot is measured with M = 3 and M = 7 o
 DEV_FUNDS_WEI: Final[int] = 10_000 * 10**18  # what the dev account gets on the in-process chain
 USER_FUNDS_WEI: Final[int] = 10**19  # 10 ETH of gas money per bench user
 TX_BASE_GAS: Final[int] = 21_000  # every transaction pays this before any calldata or code
+BOOST_NETWORK: Final[str] = "uptime"  # the bench's one network; HexBoosts takes any
+BOOST_PARAMETERS: Final[dict[str, int]] = {"boost_price": 10**12, "max_boost": 10}
+BOOST_HEXES: Final[tuple[int, int]] = (0x8828308281FFFFF, 0x882830828DFFFFF)  # two res-8 hexes
 H3_CELL: Final[int] = 0x8A2A1072B59FFFF  # an H3 resolution-10 cell
 
 TARGETS: Final[dict[str, int]] = {
@@ -176,6 +189,7 @@ def start(rpc: str | None, threshold: int) -> Bench:
         emission_initial=EMISSION_PER_EPOCH,
         oracles=tuple(o.address for o in oracles),
         threshold=threshold,
+        networks=(NetworkConfig(name=BOOST_NETWORK, parameters=BOOST_PARAMETERS),),
     )
     deployment = deploy(chain, dev_account(), config)
     return Bench(chain=chain, deployment=deployment, oracles=oracles, threshold=threshold)
@@ -272,6 +286,20 @@ def measure_buy_credits(bench: Bench) -> Gas:
     return bench.send(buy, buyer)
 
 
+def measure_fund_boost(bench: Bench) -> dict[str, Gas]:
+    """HexBoosts.fundBoost of a res-8 hex: the network's first boost, and the steady state
+    (the third: the second is the first to write the pruning cursor)."""
+    boosts = bench.contract("HexBoosts")
+    buyer = bench.user(1_000 * TOKEN)
+    bench.send(bench.contract("DepinToken").functions.approve(boosts.address, 2**256 - 1), buyer)
+    fund = boosts.functions.fundBoost
+    network = network_id(BOOST_NETWORK)
+    first = bench.send(fund(network, BOOST_HEXES[0], 2, 10), buyer)
+    bench.send(fund(network, BOOST_HEXES[1], 2, 10), buyer)
+    steady = bench.send(fund(network, BOOST_HEXES[0], 3, 10), buyer)
+    return {"fund_boost_first": first, "fund_boost": steady}
+
+
 def measure_transfer(bench: Bench) -> dict[str, Gas]:
     """Baseline: DepinToken (ERC20Votes) transfers to a fresh and to a funded recipient."""
     transfer = bench.contract("DepinToken").functions.transfer
@@ -291,6 +319,7 @@ def run(depth: int, log: Callable[[str], None], rpc: str | None = None) -> dict[
     figures.update(measure_claims(bench, depth, log))
     figures["onboard"] = measure_onboard(bench)
     figures["buy_credits_m3"] = measure_buy_credits(bench)
+    figures.update(measure_fund_boost(bench))
     figures.update(measure_transfer(bench))
     results = {}
     for name, gas in sorted(figures.items()):

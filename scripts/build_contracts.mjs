@@ -27,6 +27,7 @@ const ARTIFACTS = [
   ["contracts/DeviceRegistry.sol", "DeviceRegistry"],
   ["contracts/RewardsDistributor.sol", "RewardsDistributor"],
   ["contracts/Credits.sol", "Credits"],
+  ["contracts/HexBoosts.sol", "HexBoosts"],
   ["contracts/DepinGovernor.sol", "DepinGovernor"],
   ["@openzeppelin/contracts/governance/TimelockController.sol", "TimelockController"],
 ];

@@ -10,6 +10,8 @@ from depinkit.chain import Chain, Depin, DeployConfig
 from depinkit.core.keys import Account
 
 EPOCH_S = 60  # devnet epoch length used by the suite
+BOOST_PRICE = 10**12  # sensing's boost_price: base units per res-11 cell, epoch and multiplier unit
+MAX_BOOST = 10  # sensing's max_boost
 
 
 @dataclass

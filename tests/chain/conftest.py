@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from chainenv import EPOCH_S, Env
+from chainenv import BOOST_PRICE, EPOCH_S, MAX_BOOST, Env
 from eth_account import Account as EthAccount
 
 from depinkit.chain import (
@@ -59,6 +59,7 @@ def make_config(oracles: list[Account], maker: Account) -> DeployConfig:
                 weight_bps=3_000,
                 splits={"data": 6_000, "usage": 4_000},
                 makers=(maker.address,),
+                parameters={"boost_price": BOOST_PRICE, "max_boost": MAX_BOOST},
             ),
         ),
         oracles=tuple(o.address for o in oracles),

@@ -31,6 +31,7 @@ CONTRACTS: Final[tuple[str, ...]] = (
     "DeviceRegistry",
     "RewardsDistributor",
     "Credits",
+    "HexBoosts",
     "DepinGovernor",
     "TimelockController",
 )

@@ -7,6 +7,14 @@ like the Solidity errors (all subclasses of :class:`ChainError`).
 """
 
 from depinkit.chain.anvil import Anvil, find_anvil
+from depinkit.chain.boosts import (
+    BoostRecord,
+    HexBoostsClient,
+    boost_cost,
+    deny_action,
+    grant_boost_action,
+    undeny_action,
+)
 from depinkit.chain.client import DEV_PRIVATE_KEY, Chain, dev_account
 from depinkit.chain.contracts import CONTRACT_NAMES, Artifact, load_artifact
 from depinkit.chain.credits import CreditsClient, credits_for
@@ -69,6 +77,7 @@ __all__ = [
     "AnvilError",
     "Artifact",
     "ArtifactMissing",
+    "BoostRecord",
     "Chain",
     "ChainError",
     "ContractRevert",
@@ -81,6 +90,7 @@ __all__ = [
     "DigestSigner",
     "ErrorDecoder",
     "GovernanceClient",
+    "HexBoostsClient",
     "ManifestError",
     "NetworkConfig",
     "OracleSetClient",
@@ -91,11 +101,14 @@ __all__ = [
     "TokenClient",
     "TransactionFailed",
     "Vote",
+    "boost_cost",
     "credits_for",
+    "deny_action",
     "deploy",
     "dev_account",
     "find_anvil",
     "fraud_verdict_digest",
+    "grant_boost_action",
     "load_artifact",
     "maker_approval_digest",
     "network_id",
@@ -116,5 +129,6 @@ __all__ = [
     "slash_action",
     "sort_signatures",
     "token_price_digest",
+    "undeny_action",
     "verify_deployment",
 ]

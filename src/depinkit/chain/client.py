@@ -224,9 +224,12 @@ class Chain:
         call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
         self._guard(lambda: self.w3.eth.call(call))  # type: ignore[arg-type]
 
-    def _finish(self, sender: LocalAccount, tx: dict[str, Any], gas: int | None) -> TxReceipt:
+    def _finish(
+        self, sender: LocalAccount, tx: dict[str, Any], gas: int | None, extra_gas: int = 0
+    ) -> TxReceipt:
         if gas is None and self._tester is None:
             tx = self._with_margin(tx)
+            tx["gas"] += extra_gas
         elif gas is None:
             self._preflight(tx)
         return self._send(sender, tx)
@@ -237,16 +240,25 @@ class Chain:
         return self._base_tx(sender, gas, value)
 
     def transact(
-        self, sender: LocalAccount, fn: ContractFunction, *, gas: int | None = None, value: int = 0
+        self,
+        sender: LocalAccount,
+        fn: ContractFunction,
+        *,
+        gas: int | None = None,
+        value: int = 0,
+        extra_gas: int = 0,
     ) -> TxReceipt:
         """Sign and send ``fn`` from ``sender``, wait for the receipt; reverts are decoded.
 
         Without ``gas`` the node estimates it (or, in process, a call checks the transaction),
         so a revert surfaces before anything is sent and nothing changes on chain.
+        ``extra_gas`` is added to an estimate: a node estimates in its latest block, where an
+        ERC20Votes checkpoint written in that block is a cheap overwrite, while the transaction
+        lands in the next block and writes a fresh checkpoint slot.
         """
         base = self._base_tx_for(sender, gas, value)
         tx = self._guard(lambda: fn.build_transaction(base))  # type: ignore[arg-type]
-        return self._finish(sender, dict(tx), gas)
+        return self._finish(sender, dict(tx), gas, extra_gas)
 
     def deploy_contract(
         self, sender: LocalAccount, name: str, *args: Any, gas: int | None = None

@@ -21,6 +21,7 @@ CONTRACT_NAMES: Final[tuple[str, ...]] = (
     "DeviceRegistry",
     "RewardsDistributor",
     "Credits",
+    "HexBoosts",
     "TimelockController",
     "DepinGovernor",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from depinkit.chain.boosts import HexBoostsClient
 from depinkit.chain.client import Chain
 from depinkit.chain.credits import CreditsClient
 from depinkit.chain.deploy import Deployment, verify_deployment
@@ -28,6 +29,19 @@ class Depin:
         self.rewards = RewardsClient(chain, deployment.rewards)
         self.credits = CreditsClient(chain, deployment.credits, self.token)
         self.governance = GovernanceClient(chain, deployment.governor, deployment.timelock)
+        self._boosts: HexBoostsClient | None = None
+
+    @property
+    def has_boosts(self) -> bool:
+        """Whether the deployment has HexBoosts (manifests written before it came do not)."""
+        return "HexBoosts" in self.deployment.contracts
+
+    @property
+    def boosts(self) -> HexBoostsClient:
+        """HexBoosts; ManifestError when the deployment has none."""
+        if self._boosts is None:
+            self._boosts = HexBoostsClient(self.chain, self.deployment.hex_boosts, self.token)
+        return self._boosts
 
     @classmethod
     def connect(cls, rpc_url: str, manifest: Path | str) -> Depin:

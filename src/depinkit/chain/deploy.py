@@ -1,8 +1,8 @@
 """Deploy the settlement contracts, wire them, and hand every rule to governance.
 
 Order: Parameters, OracleSet, DepinToken, TimelockController, DepinGovernor, DeviceRegistry,
-RewardsDistributor, Credits. The deployer starts as owner/admin of everything so it can set
-the initial parameters, oracle set and makers, then transfers ownership and the token's
+RewardsDistributor, Credits, HexBoosts. The deployer starts as owner/admin of everything so it
+can set the initial parameters, oracle set and makers, then transfers ownership and the token's
 admin role to the timelock and renounces its own roles: after ``deploy`` returns, only a
 passed governance proposal can change a rule. The result is a JSON manifest that every
 other component loads (chain id, addresses, deployment block, initial parameters).
@@ -98,6 +98,10 @@ class Deployment(msgspec.Struct, kw_only=True):
     @property
     def credits(self) -> str:
         return self.address("Credits")
+
+    @property
+    def hex_boosts(self) -> str:
+        return self.address("HexBoosts")
 
     @property
     def oracle_set(self) -> str:
@@ -226,6 +230,9 @@ def deploy(
     addr["DeviceRegistry"], _ = chain.deploy_contract(deployer, "DeviceRegistry", me, *shared)
     addr["RewardsDistributor"], _ = chain.deploy_contract(deployer, "RewardsDistributor", *shared)
     addr["Credits"], _ = chain.deploy_contract(deployer, "Credits", *shared)
+    addr["HexBoosts"], _ = chain.deploy_contract(
+        deployer, "HexBoosts", me, addr["DepinToken"], addr["Parameters"]
+    )
 
     c = {name: chain.contract(name, a) for name, a in addr.items()}
     token, timelock = c["DepinToken"], c["TimelockController"]
@@ -255,7 +262,7 @@ def deploy(
     send(deployer, timelock.functions.grantRole(canceller, addr["DepinGovernor"]))
 
     # Hand every rule to the timelock, then drop the deployer's powers.
-    for name in ("Parameters", "OracleSet", "DeviceRegistry"):
+    for name in ("Parameters", "OracleSet", "DeviceRegistry", "HexBoosts"):
         send(deployer, c[name].functions.transferOwnership(addr["TimelockController"]))
     admin = chain.call(token.functions.DEFAULT_ADMIN_ROLE())
     send(deployer, token.functions.grantRole(admin, addr["TimelockController"]))

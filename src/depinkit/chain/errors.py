@@ -199,6 +199,31 @@ class CreditPriceUnset(ContractRevert):
     """The governed credit price (credits.priceUsdE8) is 0."""
 
 
+# --- HexBoosts ------------------------------------------------------------------------
+class InvalidHexCell(ContractRevert):
+    """A boost names something that is not an H3 cell of resolution 0 to 11."""
+
+
+class MultiplierTooLow(ContractRevert):
+    """A boost multiplies by at least 2."""
+
+
+class MultiplierAboveMax(ContractRevert):
+    """The multiplier is above the network's max_boost: the oracles would clip it."""
+
+
+class ZeroEpochs(ContractRevert):
+    """A boost lasts at least one epoch."""
+
+
+class BoostPriceUnset(ContractRevert):
+    """The network's boost_price is 0: boosts are not for sale on it."""
+
+
+class EpochLengthUnset(ContractRevert):
+    """epoch.length is 0: the deployment's epochs are not configured."""
+
+
 # --- OpenZeppelin ----------------------------------------------------------------------
 class OwnableUnauthorizedAccount(ContractRevert):
     """Only the owner (the timelock after deployment) may do this."""

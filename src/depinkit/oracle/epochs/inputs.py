@@ -1,4 +1,5 @@
-"""What the chain says about an epoch: start block, entropy, parameters, registry, oracles.
+"""What the chain says about an epoch: start block, entropy, parameters, registry, oracles,
+and the chain inputs network modules ask for (boosted hexes, governance denylists).
 
 Every read is pinned to the epoch's start block (except the oracle set, read when the
 root is signed, since ``submitRoot`` checks the set in force when it runs), so oracles
@@ -8,7 +9,7 @@ reading at different times still read the same values.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 from web3.exceptions import Web3Exception
@@ -19,7 +20,14 @@ from depinkit.chain.params import EPOCH_LENGTH, network_key
 from depinkit.chain.params import network_id as chain_network_id
 from depinkit.chain.registry import DeviceStatus as ChainStatus
 from depinkit.core.envelope import ReportDomain
-from depinkit.networks import DEVICE_ACTIVE, DEVICE_UNBONDING, DEVICE_WITHDRAWN, NetworkRegistry
+from depinkit.networks import (
+    CHAIN_BOOSTS,
+    CHAIN_DENYLIST,
+    DEVICE_ACTIVE,
+    DEVICE_UNBONDING,
+    DEVICE_WITHDRAWN,
+    NetworkRegistry,
+)
 from depinkit.networks.receipts import nanocredits
 from depinkit.oracle.epochs.errors import EpochNotReady
 from depinkit.oracle.epochs.timing import EpochClock, find_start_block
@@ -145,6 +153,29 @@ class ChainInputs:
                 h3_cell=record.h3_cell,
                 status=status,
             )
+        return found
+
+    def module_inputs(self, block: int, epoch: int) -> dict[str, dict[str, Any]]:
+        """network -> {``ctx.prior`` key: value} of the chain inputs its module asks for.
+
+        Read from HexBoosts at ``block`` (the epoch's start block), sorted, plain ints and
+        strings: the boosts in force in ``epoch`` and the network's governance denylist. A
+        deployment without HexBoosts (a manifest from before it) gives nothing, and the
+        modules keep what they carried.
+        """
+        if not self.depin.has_boosts:
+            return {}
+        boosts = self.depin.boosts
+        found: dict[str, dict[str, Any]] = {}
+        for module in sorted(self._networks.modules(), key=lambda m: m.name):
+            values: dict[str, Any] = {}
+            for key, source in sorted(module.chain_inputs.items()):
+                if source == CHAIN_BOOSTS:
+                    values[key] = boosts.boosts_in_force(module.name, epoch, block=block)
+                elif source == CHAIN_DENYLIST:
+                    values[key] = boosts.denylist(module.name, block=block)
+            if values:
+                found[module.name] = values
         return found
 
     @property

@@ -238,6 +238,7 @@ class EpochPipeline:
             ),
             domain=self.inputs.domain,
             oracles=self.inputs.oracles_at(start_block),
+            chain_prior=self.inputs.module_inputs(start_block, epoch),
         )
         result = outcome.rewards
         root, total = result.ledger.root, result.ledger.total

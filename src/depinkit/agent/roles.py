@@ -2,8 +2,10 @@
 
 A network module provides a role; the agent runtime runs it every
 ``interval_s`` seconds and signs, stores and delivers whatever it produces.
-A role never signs, stores or sends anything itself, so a network builder
-writes only the part that is specific to the network:
+A role never signs reports, stores or sends them itself, so a network builder
+writes only the part that is specific to the network (a role that must prove to a
+service who it is signs a tagged *role message* through ``RoleContext.sign``, never a
+raw digest):
 
     class MyRole:
         name = "my-network"
@@ -29,14 +31,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
 
 from depinkit.agent.config import RoleSettings
 from depinkit.agent.errors import RoleError
+from depinkit.core.keys import keccak256
 
 ROLE_ENTRY_POINT_GROUP = "depinkit.agent_roles"
+# Prefix of every message a role has the device key sign: the digest keccak256(tag || message)
+# can never be a report's, a receipt's, a consent's or a transaction's (each has its own tag).
+ROLE_MESSAGE_TAG: Final[bytes] = b"depinkit/role-message/v1"
+
+
+def role_message_digest(message: bytes) -> bytes:
+    """The digest :attr:`RoleContext.sign` signs for ``message`` (what a verifier recovers)."""
+    return keccak256(ROLE_MESSAGE_TAG + message)
 
 
 class ReportDraft(NamedTuple):
@@ -57,6 +68,10 @@ class RoleContext:
     started_ms: int  # when this agent process started, unix ms
     data_dir: Path  # the agent's data directory, for roles that keep state
     rng: random.Random  # the runtime's injected randomness
+    # Signs role_message_digest(message) with the device key (65 bytes r || s || v), for
+    # roles that must prove who they are to a service (a hotspot delivering packets); the
+    # tag keeps such messages apart from everything else the key signs.
+    sign: Callable[[bytes], bytes] | None = None
 
 
 Produced = tuple[str, str, msgspec.Struct]  # a ReportDraft or a plain (network, kind, body)

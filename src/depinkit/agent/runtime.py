@@ -33,7 +33,7 @@ from depinkit.agent.config import AgentConfig
 from depinkit.agent.errors import ConfigError, RoleError
 from depinkit.agent.metrics import AgentMetrics
 from depinkit.agent.outbox import Outbox, SealedReport, SealFn
-from depinkit.agent.roles import ReportDraft, Role, RoleContext
+from depinkit.agent.roles import ReportDraft, Role, RoleContext, role_message_digest
 from depinkit.agent.sender import Sender, StepReport
 from depinkit.core.envelope import ReportDomain, encode_report, report_id, sign_report
 from depinkit.core.keys import Account
@@ -69,6 +69,10 @@ class ReportSigner:
     def __init__(self, account: Account, domain: ReportDomain) -> None:
         self.account = account
         self.domain = domain
+
+    def sign_role_message(self, message: bytes) -> bytes:
+        """The device key's signature of ``role_message_digest(message)``."""
+        return self.account.sign_digest(role_message_digest(message))
 
     def sealer(self, draft: ReportDraft, *, timestamp_ms: int, epoch: int) -> SealFn:
         def seal(seq: int) -> SealedReport:
@@ -160,6 +164,7 @@ class AgentRuntime:
             started_ms=self.started_ms,
             data_dir=Path(self.config.data_dir),
             rng=self.rng,
+            sign=self.signer.sign_role_message,
         )
         drafts: list[ReportDraft] = []
         for item in self._schedule:

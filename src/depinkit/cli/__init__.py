@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from depinkit.cli import agent, chain, compute, keys, oracle, store
+from depinkit.cli import agent, boost, chain, compute, coverage, keys, oracle, store
 from depinkit.cli.claim import claim
 from depinkit.cli.devnet import devnet
 
@@ -24,6 +24,13 @@ app.add_typer(oracle.app, name="oracle", help="Run an oracle (ingest service, in
 app.add_typer(chain.app, name="chain", help="Deploy and inspect the settlement contracts.")
 app.add_typer(store.app, name="store", help="Store and fetch files on the storage network.")
 app.add_typer(compute.app, name="compute", help="Run WebAssembly jobs on the compute network.")
+coverage.app.command(name="boost")(boost.boost)
+coverage.app.command(name="boosts")(boost.boosts)
+app.add_typer(
+    coverage.app,
+    name="coverage",
+    help="Route and send packets, and boost hexes, on the coverage network.",
+)
 app.command(name="devnet")(devnet)
 app.command(name="claim")(claim)
 

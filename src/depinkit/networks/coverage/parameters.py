@@ -28,6 +28,7 @@ FSPL_MARGIN_DB10: Final[str] = "fspl_margin_db10"
 WITNESS_REDUNDANCY: Final[str] = "witness_redundancy"
 DECAY_RATE_BPS: Final[str] = "decay_rate_bps"
 MAX_BOOST: Final[str] = "max_boost"
+BOOST_PRICE: Final[str] = "boost_price"  # read by the HexBoosts contract, not by the oracles
 TRUST_RAMP_EPOCHS: Final[str] = "trust_ramp_epochs"
 # Cheater detection
 SPOOF_MIN_LINKS: Final[str] = "spoof_min_links"
@@ -44,6 +45,10 @@ RELAY_RATIO_PCT: Final[str] = "relay_ratio_pct"
 RELAY_MIN_COUNT: Final[str] = "relay_min_count"
 RELAY_SHARE_BPS: Final[str] = "relay_share_bps"
 DENY_EPOCHS: Final[str] = "deny_epochs"
+# Data transfer (packet router, docs/networks/coverage.md "Data transfer")
+PRICE_PER_PACKET: Final[str] = "price_per_packet"
+PACKET_COPIES: Final[str] = "packet_copies"
+DEDUP_WINDOW_MS: Final[str] = "dedup_window_ms"
 
 BPS: Final[int] = 10_000  # basis points in one
 HIP17_RESOLUTIONS: Final[tuple[int, ...]] = (4, 5, 6, 7, 8, 9, 10)  # resolutions HIP-17 clips
@@ -214,6 +219,16 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         maximum=1_000,
     ),
     ParameterSpec(
+        BOOST_PRICE,
+        10**15,
+        "DPK base units per res-11 cell, epoch and unit of multiplier",
+        "What HexBoosts burns for a funded boost: a res-r hex counts as 7^(11-r) res-11 cells "
+        "(0.001 DPK each, per epoch and unit of multiplier: a res-8 hex boosted x2 for 30 "
+        "epochs burns 20.58 DPK). The contract reads the raw value: 0 stops sales.",
+        minimum=1,
+        maximum=10**30,
+    ),
+    ParameterSpec(
         TRUST_RAMP_EPOCHS,
         1,
         "epochs",
@@ -338,6 +353,34 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         "the last one in which it was flagged.",
         minimum=1,
         maximum=10_000,
+    ),
+    ParameterSpec(
+        PRICE_PER_PACKET,
+        1_000_000,
+        "nanocredits",
+        "What a packet router pays a hotspot for each paid delivery of an uplink: 10^-3 "
+        "credit, USD 0.00001 at USD 0.01 per credit (Helium: one data credit, USD 0.00001, "
+        "per 24-byte packet).",
+        minimum=1,
+        maximum=10**12,
+    ),
+    ParameterSpec(
+        PACKET_COPIES,
+        1,
+        "deliveries",
+        "How many hotspots' deliveries of one packet the router pays (Helium's multi-buy); "
+        "later copies are accepted and not paid.",
+        minimum=1,
+        maximum=100,
+    ),
+    ParameterSpec(
+        DEDUP_WINDOW_MS,
+        5_000,
+        "ms",
+        "How long after a packet's first delivery other hotspots' copies count as duplicates; "
+        "later ones are refused as replays.",
+        minimum=1,
+        maximum=600_000,
     ),
     *_hip17_specs(),
 )

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from depinkit.devnet.compute import COMPUTE
+from depinkit.devnet.coverage import COVERAGE
 from depinkit.devnet.network import NETWORK, Snapshot
 from depinkit.devnet.storage import STORAGE
 
@@ -37,6 +38,8 @@ def render(snapshot: Snapshot) -> Group:
         f"  compute providers {snapshot.compute_up}/{snapshot.compute} up"
         if snapshot.compute
         else "",
+        f"  hotspots {snapshot.hotspots_up}/{snapshot.hotspots} up" if snapshot.hotspots else "",
+        ("  radio medium down", "red") if not snapshot.medium_up else "",
     )
     if snapshot.settled_epoch is None:
         settled = Text("no epoch settled yet", style="dim")
@@ -111,5 +114,15 @@ def summary_line(snapshot: Snapshot) -> str:
             f"compute_acked={sum(d.acknowledged for d in compute)}"
             f" compute_stored={','.join(map(str, reports))} "
             f"compute_reward={sum(d.last_reward for d in compute)}"
+        )
+    hotspots = [d for d in snapshot.devices if d.network == COVERAGE]
+    if hotspots or snapshot.hotspots:
+        reports = [sum(d.stored[i] for d in hotspots) for i in range(len(snapshot.oracles_up))]
+        line += (
+            f" coverage_active={sum(d.status == 'active' for d in hotspots)} "
+            f"hotspots_up={snapshot.hotspots_up} medium_up={int(snapshot.medium_up)} "
+            f"coverage_acked={sum(d.acknowledged for d in hotspots)}"
+            f" coverage_stored={','.join(map(str, reports))} "
+            f"coverage_reward={sum(d.last_reward for d in hotspots)}"
         )
     return line

@@ -18,6 +18,9 @@ from depinkit.networks.context import (
 )
 from depinkit.networks.errors import NetworkError, UnknownKind, UnknownNetwork
 from depinkit.networks.module import (
+    CHAIN_BOOSTS,
+    CHAIN_DENYLIST,
+    CHAIN_INPUTS,
     COMMON_REASONS,
     INACTIVE_DEVICE,
     MALFORMED_BODY,
@@ -28,11 +31,13 @@ from depinkit.networks.module import (
     UNKNOWN_KIND,
     WRONG_EPOCH,
     WRONG_NETWORK,
+    Explanation,
     NetworkModule,
     ReceivedReport,
     Scores,
     Verdict,
     accept,
+    check_explanation,
     check_output,
     reject,
     run_module,
@@ -45,6 +50,9 @@ from depinkit.networks.registry import (
 from depinkit.networks.spec import NetworkSpec
 
 __all__ = [
+    "CHAIN_BOOSTS",
+    "CHAIN_DENYLIST",
+    "CHAIN_INPUTS",
     "COMMON_REASONS",
     "DEVICE_ACTIVE",
     "DEVICE_UNBONDING",
@@ -62,6 +70,7 @@ __all__ = [
     "DeviceInfo",
     "DeviceView",
     "EpochContext",
+    "Explanation",
     "NetworkError",
     "NetworkModule",
     "NetworkRegistry",
@@ -73,6 +82,7 @@ __all__ = [
     "UnknownNetwork",
     "Verdict",
     "accept",
+    "check_explanation",
     "check_output",
     "default_registry",
     "distinct_by_id",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
 
 import msgspec
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 REPORT_ID_BYTES: Final[int] = 32  # bytes: a report id is its keccak256 signing digest
 MAX_POINTS: Final[int] = 2**63 - 1  # points: a signed 64-bit SQL BIGINT, as the allocator takes
 MAX_DETAIL_CHARS: Final[int] = 500  # characters: a verdict's detail goes into every manifest
+MAX_EXPLAIN_CHARS: Final[int] = 100  # characters: one value of explain() (a cell, a fraction)
 
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")  # network, kind, bucket and reason names
 
@@ -53,15 +55,23 @@ COMMON_REASONS: Final[tuple[str, ...]] = (  # in the order precheck runs them
     INACTIVE_DEVICE,
 )
 
+# Chain inputs a module may ask for (``NetworkModule.chain_inputs``): the pipeline reads each
+# at the epoch's start block, for the module's own network, from the HexBoosts contract.
+CHAIN_BOOSTS: Final[str] = "boosts"  # [[h3 cell, multiplier, last epoch], ...] in force, sorted
+CHAIN_DENYLIST: Final[str] = "denylist"  # [EIP-55 address, ...]: governance's denylist, sorted
+CHAIN_INPUTS: Final[tuple[str, ...]] = (CHAIN_BOOSTS, CHAIN_DENYLIST)
 
-class ReceivedReport(msgspec.Struct, frozen=True):
+
+# gc=False: only bytes, str and ints inside, so never part of a cycle; an epoch holds millions
+# of these, and the cyclic collector would walk them all again on every pass.
+class ReceivedReport(msgspec.Struct, frozen=True, gc=False):
     """A report whose envelope signature an oracle has already checked, with its id."""
 
     id: Annotated[bytes, msgspec.Meta(min_length=REPORT_ID_BYTES, max_length=REPORT_ID_BYTES)]
     report: Report
 
 
-class Verdict(msgspec.Struct, frozen=True):
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     """A module's judgement of one report, published in the epoch's manifest.
 
     ``reason`` is a stable code (empty when accepted) an operator can act on,
@@ -81,6 +91,9 @@ class Verdict(msgspec.Struct, frozen=True):
 Scores = dict[str, dict[str, int]]
 """Points: bucket name -> device address -> integer points in [0, MAX_POINTS]."""
 
+Explanation = dict[str, dict[str, str]]
+"""How points came about: device address -> value name -> value as exact text."""
+
 
 def accept(item: ReceivedReport, **facts: int) -> Verdict:
     return Verdict(item.id, item.report.device, True, facts=dict(sorted(facts.items())))
@@ -97,12 +110,15 @@ class NetworkModule(abc.ABC):
     ``kinds``: report kind -> msgspec Struct type of its body.
     ``buckets``: names of its reward buckets (each has a governed split).
     ``parameters``: its governed parameters, with defaults and bounds.
+    ``chain_inputs``: ``ctx.prior`` key -> chain input (one of CHAIN_INPUTS) the pipeline
+    reads at the epoch's start block and puts there, replacing what ``next_prior`` carried.
     """
 
     name: ClassVar[str]
     kinds: ClassVar[Mapping[str, type[msgspec.Struct]]]
     buckets: ClassVar[tuple[str, ...]]
     parameters: ClassVar[tuple[ParameterSpec, ...]] = ()
+    chain_inputs: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     @abc.abstractmethod
     def verify(self, ctx: EpochContext, reports: Sequence[ReceivedReport]) -> list[Verdict]:
@@ -119,6 +135,17 @@ class NetworkModule(abc.ABC):
 
         Plain data only (dicts with str keys, lists, ints, str, bytes, bools): the pipeline
         stores it canonically encoded with the epoch, so every oracle carries the same state.
+        """
+        return {}
+
+    def explain(
+        self, ctx: EpochContext, verdicts: Sequence[Verdict], scores: Scores
+    ) -> Explanation:
+        """Per scored device, named values that show how its points came about (pure;
+        default: none), published in the manifest's ``details`` for explorers.
+
+        Names follow the reason alphabet; values are exact text (an H3 cell, a fraction
+        "1/2", an integer), at most MAX_EXPLAIN_CHARS each; only devices in ``scores``.
         """
         return {}
 
@@ -161,6 +188,11 @@ def validate_module(module: Any) -> None:
         raise NetworkError(f"parameters of {name!r} must be ParameterSpec values")
     if len({p.name for p in params}) != len(params):
         raise NetworkError(f"network {name!r} names a parameter twice")
+    inputs = getattr(module, "chain_inputs", {})
+    if not isinstance(inputs, Mapping) or not all(
+        isinstance(key, str) and source in CHAIN_INPUTS for key, source in inputs.items()
+    ):
+        raise NetworkError(f"chain inputs of {name!r} must map prior keys to {CHAIN_INPUTS}")
 
 
 def check_output(
@@ -193,6 +225,22 @@ def check_output(
                 raise NetworkError(
                     f"{module.name}: points must be ints in [0, 2**63-1] ({device}: {value})"
                 )
+
+
+def check_explanation(module: NetworkModule, scores: Scores, explained: Explanation) -> None:
+    """NetworkError unless ``explain``'s output is what the manifest can publish: str
+    names and values within bounds, only for devices the module scored."""
+    scored = {device for points in scores.values() for device in points}
+    for device, values in explained.items():
+        if type(device) is not str or device not in scored:
+            raise NetworkError(f"{module.name}: explains {device!r}, which it did not score")
+        if not isinstance(values, dict) or not values:
+            raise NetworkError(f"{module.name}: explanation of {device} must be a non-empty dict")
+        for name, value in values.items():
+            if type(name) is not str or not _NAME_RE.fullmatch(name):
+                raise NetworkError(f"{module.name}: bad explanation name {name!r}")
+            if type(value) is not str or not 0 < len(value) <= MAX_EXPLAIN_CHARS:
+                raise NetworkError(f"{module.name}: bad explanation value {value!r} ({name})")
 
 
 def run_module(

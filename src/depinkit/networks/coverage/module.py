@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
+
+import h3.api.basic_int as h3
 
 from depinkit.networks.checks import distinct_by_id, precheck
 from depinkit.networks.context import EpochContext
@@ -14,11 +17,25 @@ from depinkit.networks.coverage.cheaters import DETECTOR_REASONS
 from depinkit.networks.coverage.geo import location_cell
 from depinkit.networks.coverage.rewards import BOOSTS_KEY, LOCATIONS_KEY
 from depinkit.networks.coverage.schemas import BEACON, RECEIPT, WITNESS, PacketReceipt
-from depinkit.networks.coverage.score import BUCKETS, score_coverage
+from depinkit.networks.coverage.score import BUCKETS, COVERAGE, coverage_details, score_coverage
 from depinkit.networks.coverage.verify import DENYLIST_KEY, FLAGGED_KEY, KINDS, verify_coverage
-from depinkit.networks.module import NetworkModule, ReceivedReport, Scores, Verdict
+from depinkit.networks.module import (
+    CHAIN_BOOSTS,
+    CHAIN_DENYLIST,
+    Explanation,
+    NetworkModule,
+    ReceivedReport,
+    Scores,
+    Verdict,
+)
 
 NAME = "coverage"
+# explain(): the manifest's details of each hotspot the coverage bucket rewarded
+HEX: Final[str] = "hex"  # its res-11 cell (the asserted cell, or its res-11 parent), H3 text
+SCALE: Final[str] = "scale"  # the hex's HIP-17 density scale, a reduced fraction ("1/2", "1")
+BOOST: Final[str] = "boost"  # the boosted-hex multiplier (1: none)
+TRUST: Final[str] = "trust"  # the location-trust multiplier, a reduced fraction
+UNITS: Final[str] = "units"  # its HIP-15 reward units this epoch, a reduced fraction
 
 
 def _flagged(ctx: EpochContext, verdicts: Sequence[Verdict]) -> dict[str, list[Any]]:
@@ -70,6 +87,11 @@ def _locations(ctx: EpochContext, verdicts: Sequence[Verdict]) -> dict[str, list
     return dict(sorted(out.items()))
 
 
+def _exact(value: Fraction) -> str:
+    """A fraction as exact text: "3/4", or "2" when whole (Fraction's own reduced form)."""
+    return str(value)
+
+
 class CoverageModule(NetworkModule):
     """Proof of coverage (beacons and witnesses on H3 hexes) and paid packet relay.
 
@@ -80,6 +102,8 @@ class CoverageModule(NetworkModule):
     kinds = MappingProxyType(dict(KINDS))
     buckets = BUCKETS
     parameters = P.PARAMETERS
+    # Boosts and the governance denylist in force at the epoch's start block (HexBoosts)
+    chain_inputs = MappingProxyType({BOOSTS_KEY: CHAIN_BOOSTS, DENYLIST_KEY: CHAIN_DENYLIST})
 
     def verify(self, ctx: EpochContext, reports: Sequence[ReceivedReport]) -> list[Verdict]:
         return verify_coverage(ctx, reports)
@@ -87,15 +111,35 @@ class CoverageModule(NetworkModule):
     def score(self, ctx: EpochContext, verdicts: Sequence[Verdict]) -> Scores:
         return score_coverage(ctx, verdicts)
 
+    def explain(
+        self, ctx: EpochContext, verdicts: Sequence[Verdict], scores: Scores
+    ) -> Explanation:
+        """Per hotspot with coverage points: hex, scale, boost, trust and units, from which
+        ``points = floor(1_000_000 * units * scale * boost * trust)``."""
+        rewarded = scores.get(COVERAGE, {})
+        if not rewarded:
+            return {}
+        details = coverage_details(ctx, verdicts)
+        return {
+            device: {
+                HEX: h3.int_to_str(d.hex),
+                SCALE: _exact(d.scale),
+                BOOST: str(d.boost),
+                TRUST: _exact(d.trust),
+                UNITS: _exact(d.units),
+            }
+            for device in sorted(rewarded)
+            if (d := details.get(device)) is not None
+        }
+
     def next_prior(
         self, ctx: EpochContext, reports: Sequence[ReceivedReport], verdicts: Sequence[Verdict]
     ) -> dict[str, Any]:
-        """locations, flagged (algorithmic denylist), denylist and boosts carried forward,
-        and the receipt book's last cumulative per channel."""
+        """locations, flagged (algorithmic denylist), denylist and boosts carried forward
+        (the epoch pipeline replaces these two with HexBoosts' at the next start block: see
+        ``chain_inputs``), and the receipt book's last cumulative per channel."""
         receipts = []
-        for item in distinct_by_id(reports):
-            if item.report.kind != RECEIPT:
-                continue
+        for item in distinct_by_id(r for r in reports if r.report.kind == RECEIPT):
             body = precheck(ctx, item, KINDS)
             if isinstance(body, PacketReceipt):
                 receipts.append((item, body))

@@ -23,7 +23,7 @@ from depinkit.core.errors import DecodeError
 from depinkit.core.keys import to_checksum
 from depinkit.networks import EpochContext, NetworkRegistry, ReceivedReport, run_module
 from depinkit.networks.errors import NetworkError
-from depinkit.networks.module import Verdict
+from depinkit.networks.module import Verdict, check_explanation
 from depinkit.networks.receipts import FACT_CREDITS, FACT_PAYER
 from depinkit.oracle.epochs.inputs import EpochParameters, RegistryDevice
 from depinkit.oracle.rewards import (
@@ -31,7 +31,7 @@ from depinkit.oracle.rewards import (
     compute_epoch_rewards,
     parameters_from_network_values,
 )
-from depinkit.oracle.rewards.manifest import CreditSpend
+from depinkit.oracle.rewards.manifest import CreditSpend, DeviceDetails
 from depinkit.oracle.store import ReportRow
 
 MAX_PAYER: int = 2**160 - 1  # an address as an integer
@@ -134,11 +134,14 @@ def epoch_rewards(
     credits: CreditBalances | None = None,
     domain: ReportDomain | None = None,
     oracles: Sequence[str] = (),
+    chain_prior: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EpochOutcome:
     """Verify and score every module's reports, then allocate and credit (see module doc).
 
     ``prior_states``: what each network carried out of the previous epoch; ``credits``: the
-    consumers' balances at the start block (none: nobody has credits).
+    consumers' balances at the start block (none: nobody has credits); ``chain_prior``: per
+    network, the chain inputs its module asked for (``NetworkModule.chain_inputs``), read at
+    the start block, which replace the same keys of what it carried.
     """
     grouped = received_reports(rows)
     balances = credits if credits is not None else CreditBalances(lambda _: 0, {})
@@ -146,6 +149,7 @@ def epoch_rewards(
     verdicts: list[Verdict] = []
     states: dict[str, bytes] = {}
     spent: dict[tuple[str, str], int] = {}
+    details: list[DeviceDetails] = []
     for module in sorted(networks.modules(), key=lambda m: m.name):
         ctx = EpochContext(
             network=module.name,
@@ -155,7 +159,10 @@ def epoch_rewards(
             entropy=entropy,
             parameters=module.resolve(parameters.module_values.get(module.name, {})),
             devices=devices,
-            prior=decode_state((prior_states or {}).get(module.name)),
+            prior={
+                **decode_state((prior_states or {}).get(module.name)),
+                **(chain_prior or {}).get(module.name, {}),
+            },
             credits=balances,
             domain=domain,
             oracles=tuple(sorted(oracles)),
@@ -164,6 +171,12 @@ def epoch_rewards(
         found, points = run_module(module, ctx, reports)
         verdicts.extend(found)
         scores[module.name] = {bucket: dict(p) for bucket, p in points.items()}
+        explained = module.explain(ctx, found, points)
+        check_explanation(module, points, explained)
+        details += [
+            DeviceDetails(network=module.name, device=device, values=values)
+            for device, values in explained.items()
+        ]
         # next_prior sees the very context verify saw: balances before this network's spends
         carried = module.next_prior(ctx, reports, found)
         if carried:
@@ -189,5 +202,6 @@ def epoch_rewards(
         previous=previous,
         verdicts=verdicts,
         credits=[CreditSpend(consumer=c, network=n, amount=a) for (c, n), a in spent.items()],
+        details=details,
     )
     return EpochOutcome(rewards=rewards, states=states, spent=spent)

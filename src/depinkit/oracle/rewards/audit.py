@@ -58,6 +58,12 @@ def check_manifest(manifest: RewardManifest) -> None:
     for name, keys in (("devices", devices), ("owners", accounts)):
         if any(a >= b for a, b in pairwise(keys)):
             fail(f"{name} are not in strictly increasing address order")
+    details = [(d.network, d.device) for d in manifest.details]
+    if any(a >= b for a, b in pairwise(details)):
+        fail("details are not in strictly increasing (network, device) order")
+    known = {n.network for n in manifest.networks}
+    if any(network not in known for network, _ in details):
+        fail("details name a network the manifest does not allocate")
     if any(int(o.cumulative) == 0 for o in manifest.owners):
         fail("an owner with a zero cumulative total is listed")
     leaves = [(o.account, int(o.cumulative)) for o in manifest.owners]

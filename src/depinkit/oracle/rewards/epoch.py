@@ -16,7 +16,13 @@ import msgspec
 from depinkit.oracle.rewards.allocate import Allocation, Scores, allocate
 from depinkit.oracle.rewards.emission import EmissionSchedule
 from depinkit.oracle.rewards.ledger import PARALLEL_ROOT_LEAVES, Ledger, credit_epoch
-from depinkit.oracle.rewards.manifest import CreditSpend, RewardManifest, Verdict, build_manifest
+from depinkit.oracle.rewards.manifest import (
+    CreditSpend,
+    DeviceDetails,
+    RewardManifest,
+    Verdict,
+    build_manifest,
+)
 
 
 class EpochRewards(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +45,7 @@ def compute_epoch_rewards(
     previous: Mapping[str, int],
     verdicts: Iterable[Verdict] = (),
     credits: Iterable[CreditSpend] = (),
+    details: Iterable[DeviceDetails] = (),
     parallel_root_leaves: int = PARALLEL_ROOT_LEAVES,
 ) -> EpochRewards:
     """Allocate ``schedule.budget(epoch) + carry_in``, credit owners, explain it all.
@@ -64,6 +71,7 @@ def compute_epoch_rewards(
             ledger=ledger,
             verdicts=verdicts,
             credits=credits,
+            details=details,
         )
         return EpochRewards(allocation=allocation, ledger=ledger, manifest=manifest)
     # spawn, not fork: the worker starts clean rather than sharing (and, through reference
@@ -78,5 +86,6 @@ def compute_epoch_rewards(
             ledger=ledger,
             verdicts=verdicts,
             credits=credits,
+            details=details,
         )
     return EpochRewards(allocation=allocation, ledger=ledger, manifest=manifest)

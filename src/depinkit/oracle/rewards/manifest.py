@@ -3,8 +3,10 @@
 One msgspec Struct holds the whole story of an epoch's rewards: the emission and the carry,
 the parameters in force, the totals per network and bucket, per device its owner, its points
 and reward per bucket and the verdict on each of its reports (with the reason for every
-rejection), per owner the cumulative total, and the Merkle root. Field by field in
-docs/rewards.md ("The reward manifest").
+rejection), per owner the cumulative total, and the Merkle root; optionally the credits
+consumers spent and what each network says about how its devices' points came about
+(``details``: for coverage, each rewarded hotspot's hex and its multipliers). Field by field
+in docs/rewards.md ("The reward manifest").
 
 Two oracles that computed the same epoch produce byte-identical manifests: every list is
 sorted, every address lowercase hex, every amount a decimal string (a uint256 does not fit
@@ -29,7 +31,8 @@ from depinkit.oracle.rewards.emission import EmissionSchedule
 from depinkit.oracle.rewards.errors import RewardManifestError
 from depinkit.oracle.rewards.ledger import Ledger
 
-MANIFEST_VERSION: Final[int] = 1  # bump on any change of the fields or their meaning
+MANIFEST_VERSION: Final[int] = 1  # bump when a field goes or changes meaning (not for new
+# fields omitted when empty: older manifests keep their bytes)
 REPORT_ID_BYTES: Final[int] = 32  # a report id is a keccak256 digest
 MAX_EPOCH: Final[int] = 2**63 - 1  # msgspec bounds stop at int64; the chain allows uint64
 
@@ -148,12 +151,23 @@ class CreditSpend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     amount: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]  # nanocredits
 
 
+class DeviceDetails(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How one device's points in one network came about, as the network explains them
+    (e.g. coverage: the hotspot's hex, its HIP-17 scale, boost and trust), for explorers."""
+
+    network: str
+    device: Address
+    values: dict[str, str]  # name -> exact text (an H3 cell, a fraction "1/2", an integer)
+
+
 class RewardManifest(
     msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
 ):
     """An epoch's rewards, explained. ``paid + carry_out == emission + carry_in``.
 
-    ``credits`` (omitted when empty) commits the credits consumers spent this epoch.
+    ``credits`` (omitted when empty) commits the credits consumers spent this epoch;
+    ``details`` (omitted when empty) what the networks say about how their devices' points
+    came about.
     """
 
     version: int
@@ -170,6 +184,7 @@ class RewardManifest(
     total_cumulative: Amount
     root: Hash32
     credits: list[CreditSpend] = []
+    details: list[DeviceDetails] = []
 
 
 def _report_id(value: bytes | str) -> str:
@@ -245,6 +260,7 @@ def build_manifest(
     ledger: Ledger,
     verdicts: Iterable[Verdict] = (),
     credits: Iterable[CreditSpend] = (),
+    details: Iterable[DeviceDetails] = (),
 ) -> RewardManifest:
     """The manifest of ``epoch`` from its allocation and ledger.
 
@@ -346,7 +362,27 @@ def build_manifest(
         total_cumulative=str(ledger.total),
         root="0x" + ledger.root.hex(),
         credits=sorted(credits, key=lambda c: (c.consumer, c.network)),
+        details=_details(details, allocation),
     )
+
+
+def _details(details: Iterable[DeviceDetails], allocation: Allocation) -> list[DeviceDetails]:
+    """By (network, device), addresses lowercased; each one of a network the allocation
+    scored and named once, with at least one value."""
+    out: dict[tuple[str, str], DeviceDetails] = {}
+    for entry in details:
+        device = canonical_address(entry.device, RewardManifestError)
+        key = (entry.network, device)
+        if entry.network not in allocation.networks:
+            raise RewardManifestError(f"details of {device} name unknown network {entry.network}")
+        if key in out:
+            raise RewardManifestError(f"{entry.network}: {device} has two details entries")
+        if not entry.values:
+            raise RewardManifestError(f"{entry.network}: details of {device} are empty")
+        out[key] = DeviceDetails(
+            network=entry.network, device=device, values=dict(sorted(entry.values.items()))
+        )
+    return [out[key] for key in sorted(out)]
 
 
 def encode_manifest(manifest: RewardManifest) -> bytes:

@@ -93,7 +93,11 @@ def _check_header(network: str, kind: str, device: str) -> None:
         raise ValueError(f"device must be an EIP-55 checksummed address: {device!r}")
 
 
-class UnsignedReport(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+# gc=False: only bytes, str and ints inside, so never part of a cycle; an epoch holds millions
+# of these, and the cyclic collector would walk them all again on every pass.
+class UnsignedReport(
+    msgspec.Struct, frozen=True, gc=False, array_like=True, forbid_unknown_fields=True
+):
     """The signed part of a report (everything but the signature)."""
 
     version: _Version
@@ -109,7 +113,7 @@ class UnsignedReport(msgspec.Struct, frozen=True, array_like=True, forbid_unknow
         _check_header(self.network, self.kind, self.device)
 
 
-class Report(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Report(msgspec.Struct, frozen=True, gc=False, array_like=True, forbid_unknown_fields=True):
     """A device's signed report, as sent over the wire and stored."""
 
     version: _Version

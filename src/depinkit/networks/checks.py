@@ -8,7 +8,8 @@ report was stored, and an oracle only verifies what its store holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -59,6 +60,64 @@ def precheck(
         body = decode_body(report, body_type)
     except DecodeError as exc:
         return reject(item, MALFORMED_BODY, f"body is not a valid {report.kind}: {exc}")
+    return _after_body(ctx, item, body)
+
+
+def precheck_many(
+    ctx: EpochContext, items: Sequence[ReceivedReport], kinds: Mapping[str, type[msgspec.Struct]]
+) -> list[Verdict | msgspec.Struct]:
+    """``[precheck(ctx, item, kinds) for item in items]``, with the bodies decoded in bulk.
+
+    A million reports make a million Python-level decode calls in :func:`precheck`; here the
+    bodies of one kind are decoded as one msgpack array, and each value's canonical encoding
+    is compared with its body in C-level loops. Any body that is malformed or not canonical
+    makes its whole kind fall back to :func:`precheck`, so the verdicts are the same either
+    way, and so is the order of the checks.
+    """
+    out: list[Verdict | msgspec.Struct | None] = [None] * len(items)
+    by_kind: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        report = item.report
+        if report.network == ctx.network and report.kind in kinds:
+            by_kind.setdefault(report.kind, []).append(index)
+        else:
+            out[index] = precheck(ctx, item, kinds)
+    for kind in sorted(by_kind):
+        indices = by_kind[kind]
+        bodies = _decode_bodies([items[i].report.body for i in indices], kinds[kind])
+        if bodies is None:
+            for i in indices:
+                out[i] = precheck(ctx, items[i], kinds)
+            continue
+        for i, body in zip(indices, bodies, strict=True):
+            out[i] = _after_body(ctx, items[i], body)
+    return out  # type: ignore[return-value]  # every slot was filled above
+
+
+def _decode_bodies(bodies: list[bytes], body_type: type[msgspec.Struct]) -> list[Any] | None:
+    """Every body decoded as ``body_type`` when all are valid and canonical; else None."""
+    if not bodies:
+        return []
+    # the array header canonical msgpack gives a list of this length: encode as many
+    # one-byte zeros and drop them
+    header = canonical_encode([0] * len(bodies))[: -len(bodies)]
+    packed = header + b"".join(bodies)
+    try:
+        values = msgspec.msgpack.decode(packed, type=list[body_type])  # type: ignore[valid-type]
+    except (msgspec.MsgspecError, UnicodeError, RecursionError, ValueError, TypeError):
+        return None
+    # Each body must be exactly its value's canonical encoding: this also pins the element
+    # boundaries (a body carrying one value and a half, completed by the next, fails here).
+    if not all(map(bytes.__eq__, map(canonical_encode, values), bodies)):
+        return None
+    return values
+
+
+def _after_body(
+    ctx: EpochContext, item: ReceivedReport, body: msgspec.Struct
+) -> Verdict | msgspec.Struct:
+    """The checks :func:`precheck` runs once the body decoded (same order, same reasons)."""
+    report = item.report
     if report.epoch != ctx.epoch:
         return reject(item, WRONG_EPOCH, f"labelled epoch {report.epoch}, settling {ctx.epoch}")
     if not ctx.start_ms <= report.timestamp_ms < ctx.end_ms:

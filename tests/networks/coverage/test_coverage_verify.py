@@ -146,6 +146,19 @@ def test_duplicate_witness_keeps_the_earliest() -> None:
     assert verdicts[late.id].reason == verify.DUPLICATE_WITNESS
 
 
+def test_duplicate_witnesses_all_name_the_earliest_whatever_their_id_order() -> None:
+    b = beacon(A[0])
+    copies = [witness(A[1], A[0], lag_ms=lag) for lag in (500, 100, 400, 200, 300)]
+    earliest = copies[1]
+    assert sorted(c.id for c in copies) != [c.id for c in copies]  # ids not in time order
+    verdicts = run([b, *copies])
+    assert verdicts[earliest.id].accepted
+    for late in copies:
+        if late is not earliest:
+            assert verdicts[late.id].reason == verify.DUPLICATE_WITNESS
+            assert verdicts[late.id].detail.endswith(earliest.id.hex())
+
+
 def test_witnesses_beyond_the_cap_are_not_selected_by_entropy() -> None:
     cells = {A[0]: cell_at(0), **{a: cell_at(10 * i, 10 + i) for i, a in enumerate(A[1:9])}}
     b = beacon(A[0])

@@ -18,6 +18,7 @@ their moment. Spec: docs/networks/coverage.md, "Beacons".
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from depinkit.core.keys import address_bytes, keccak256
@@ -30,13 +31,18 @@ SCHEDULE_TAG: Final[bytes] = b"depinkit/coverage/schedule/v1"  # domain separati
 SLOT_BYTES: Final[int] = 8  # bytes: slot index as a big-endian u64
 MS_PER_S: Final[int] = 1_000
 
+# address_bytes checks the EIP-55 checksum (a keccak and a pass per character): verifying an
+# epoch asks it twice per beacon for the same hotspots, so remember the answers. Refusals
+# raise and are never cached.
+_address_bytes = lru_cache(maxsize=1 << 17)(address_bytes)
+
 
 def _preimage(tag: bytes, entropy: bytes, hotspot: str, slot: int) -> bytes:
     if len(entropy) != ENTROPY_BYTES:
         raise NetworkError(f"entropy must be {ENTROPY_BYTES} bytes, got {len(entropy)}")
     if not 0 <= slot <= MAX_SLOT:
         raise NetworkError(f"beacon slot out of range: {slot}")
-    return tag + entropy + address_bytes(hotspot) + slot.to_bytes(SLOT_BYTES, "big")
+    return tag + entropy + _address_bytes(hotspot) + slot.to_bytes(SLOT_BYTES, "big")
 
 
 def beacon_payload(entropy: bytes, hotspot: str, slot: int) -> bytes:

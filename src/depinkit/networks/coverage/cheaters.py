@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import h3.api.basic_int as h3
 
@@ -55,8 +55,7 @@ GEOMETRY_QUANTILE_DEN: Final[int] = 4  # a few long links, still tight around th
 DETECTION_ROUNDS: Final[int] = 4  # rounds of detection; each removes the hotspots named
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """One witness report that passed the per-report checks: an edge of the witness graph."""
 
     witness: str

@@ -84,11 +84,13 @@ def hex_scales(cells: Iterable[int], table: Hip17Table) -> dict[int, Fraction]:
         level = sorted(parents)
     scales = {}
     for cell in leaves:
-        scale = Fraction(1)
+        # the product as one fraction: integer products, a single reduction at the end
+        numerator = denominator = 1
         for res in HIP17_RESOLUTIONS:
             parent = h3.cell_to_parent(cell, res)
-            scale *= Fraction(clipped[parent], unclipped[parent])
-        scales[cell] = scale
+            numerator *= clipped[parent]
+            denominator *= unclipped[parent]
+        scales[cell] = Fraction(numerator, denominator)
     return scales
 
 

@@ -44,7 +44,9 @@ _Frequency = Annotated[int, msgspec.Meta(ge=MIN_FREQUENCY_HZ, le=MAX_FREQUENCY_H
 _Ms = Annotated[int, msgspec.Meta(ge=0, le=MAX_U63)]
 
 
-class Beacon(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+# gc=False: only bytes, str and ints inside, so never part of a cycle; an epoch holds millions
+# of these, and the cyclic collector would walk them all again on every pass.
+class Beacon(msgspec.Struct, frozen=True, gc=False, array_like=True, forbid_unknown_fields=True):
     """``beacon``: the hotspot transmitted ``payload`` for beacon ``slot`` at ``transmit_ms``."""
 
     slot: _Slot  # beacon slot index in the epoch (slots of beacon_interval_s from its start)
@@ -54,7 +56,7 @@ class Beacon(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     transmit_ms: _Ms  # unix ms when the frame left the antenna (the hotspot's clock)
 
 
-class Witness(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Witness(msgspec.Struct, frozen=True, gc=False, array_like=True, forbid_unknown_fields=True):
     """``witness``: the hotspot heard ``beaconer``'s beacon of ``slot`` with these readings."""
 
     beaconer: _Address  # EIP-55 address of the hotspot that transmitted

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from math import lcm
 from typing import Final, NamedTuple
 
+from depinkit.core.gcpause import gc_paused
 from depinkit.networks.context import EpochContext
 from depinkit.networks.coverage import parameters as P
 from depinkit.networks.coverage.geo import location_cell
@@ -68,21 +70,27 @@ def coverage_units(ctx: EpochContext, verdicts: Sequence[Verdict]) -> dict[str, 
     counts: dict[tuple[str, bool, int], int] = {}
     seen: set[bytes] = set()
     for v in verdicts:
-        n = v.facts.get(FACT_WITNESSES)
-        if not v.accepted or n is None or v.report_id in seen or FACT_CREDITS in v.facts:
+        if not v.accepted:  # the cheapest test first: rejected reports earn nothing
+            continue
+        facts = v.facts
+        n = facts.get(FACT_WITNESSES)
+        if n is None or FACT_CREDITS in facts or v.report_id in seen:
             continue
         seen.add(v.report_id)
-        key = (v.device, FACT_BEACONER in v.facts, min(max(n, 0), cap))
+        key = (v.device, FACT_BEACONER in facts, min(max(n, 0), cap))
         counts[key] = counts.get(key, 0) + 1
-    units: dict[str, Fraction] = {}
-    per_n: dict[tuple[bool, int], Fraction] = {}
-    for (device, is_witness, n), count in sorted(counts.items()):
-        unit = per_n.get((is_witness, n))
-        if unit is None:
-            unit = (witness_units if is_witness else beacon_units)(n, redundancy, rate)
-            per_n[(is_witness, n)] = unit
-        units[device] = units.get(device, Fraction(0)) + count * unit
-    return units
+    # Every unit value of the epoch over one common denominator: the sums are then integer
+    # additions, and each hotspot's total becomes a Fraction once (still exact).
+    per_n = {
+        (is_witness, n): (witness_units if is_witness else beacon_units)(n, redundancy, rate)
+        for is_witness, n in {(w, n) for _, w, n in counts}
+    }
+    common = lcm(1, *(u.denominator for u in per_n.values()))
+    scaled = {key: u.numerator * (common // u.denominator) for key, u in per_n.items()}
+    sums: dict[str, int] = {}
+    for (device, is_witness, n), count in counts.items():
+        sums[device] = sums.get(device, 0) + count * scaled[(is_witness, n)]
+    return {device: Fraction(sums[device], common) for device in sorted(sums)}
 
 
 def coverage_details(ctx: EpochContext, verdicts: Sequence[Verdict]) -> dict[str, HotspotCoverage]:
@@ -102,8 +110,12 @@ def coverage_details(ctx: EpochContext, verdicts: Sequence[Verdict]) -> dict[str
         trust, boost = trust_and_boost(
             ctx.prior, device, ctx.devices[device].h3_cell, cell, ctx.epoch, ramp, max_boost
         )
-        value = units[device] * scales[cell] * boost * trust * POINTS_PER_UNIT
-        points = min(MAX_POINTS, value.numerator // value.denominator)
+        u, scale = units[device], scales[cell]
+        points = min(
+            MAX_POINTS,
+            (u.numerator * scale.numerator * boost * trust.numerator * POINTS_PER_UNIT)
+            // (u.denominator * scale.denominator * trust.denominator),
+        )
         out[device] = HotspotCoverage(cell, units[device], scales[cell], boost, trust, points)
     return out
 
@@ -113,15 +125,18 @@ def data_points(verdicts: Sequence[Verdict]) -> dict[str, int]:
     points: dict[str, int] = {}
     seen: set[bytes] = set()
     for v in verdicts:  # integer sums: the order does not matter
+        if not v.accepted:
+            continue
         credits = v.facts.get(FACT_CREDITS)
-        if v.accepted and credits is not None and credits > 0 and v.report_id not in seen:
+        if credits is not None and credits > 0 and v.report_id not in seen:
             seen.add(v.report_id)
             points[v.device] = min(MAX_POINTS, points.get(v.device, 0) + credits)
     return points
 
 
 def score_coverage(ctx: EpochContext, verdicts: Sequence[Verdict]) -> Scores:
-    details = coverage_details(ctx, verdicts)
-    coverage = {d: details[d].points for d in sorted(details) if details[d].points > 0}
-    data = data_points(verdicts)
+    with gc_paused():  # millions of verdicts in, acyclic counters out: see core.gcpause
+        details = coverage_details(ctx, verdicts)
+        coverage = {d: details[d].points for d in sorted(details) if details[d].points > 0}
+        data = data_points(verdicts)
     return {COVERAGE: coverage, DATA: {d: data[d] for d in sorted(data)}}

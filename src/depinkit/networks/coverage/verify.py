@@ -17,15 +17,16 @@ Receipt: see :mod:`depinkit.networks.coverage.data`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
 import msgspec
 
 from depinkit.core.envelope import report_id_hex
+from depinkit.core.gcpause import gc_paused
 from depinkit.core.keys import keccak256
-from depinkit.networks.checks import distinct_by_id, precheck
+from depinkit.networks.checks import distinct_by_id, precheck_many
 from depinkit.networks.context import EpochContext
 from depinkit.networks.coverage import data
 from depinkit.networks.coverage import parameters as P
@@ -47,6 +48,7 @@ from depinkit.networks.coverage.schemas import (
     PacketReceipt,
     Witness,
 )
+from depinkit.networks.coverage.split import WitnessResult, check_split
 from depinkit.networks.module import COMMON_REASONS, ReceivedReport, Verdict, accept, reject
 
 KINDS: Final[Mapping[str, type[msgspec.Struct]]] = MappingProxyType(
@@ -122,16 +124,15 @@ DENYLIST_KEY: Final[str] = "denylist"  # ctx.prior: governance denylist (address
 FLAGGED_KEY: Final[str] = "flagged"  # ctx.prior: {address: [until_epoch, reason]}
 
 
-@dataclass(frozen=True)
-class _Beacon:
+class _Beacon(NamedTuple):
     item: ReceivedReport
     body: Beacon
 
 
-@dataclass(frozen=True)
-class _Witness:
+class _Witness(NamedTuple):
     item: ReceivedReport
-    body: Witness
+    received_ms: int
+    rssi_dbm10: int
     link: Link
 
 
@@ -220,21 +221,26 @@ class _Limits(NamedTuple):
         )
 
 
+# The free-space bound depends only on (lattice distance, frequency); a city's witnesses repeat
+# the same few thousand pairs, and the exact integer logarithm is the costliest step of a check.
+_fspl_db10 = lru_cache(maxsize=1 << 16)(fspl_db10)
+
+
 def _check_witness(
-    ctx: EpochContext,
     item: ReceivedReport,
     body: Witness,
     cells: Mapping[str, int],
+    owners: Mapping[str, str],
     beacons: Mapping[tuple[str, int], Beacon],
     limits: _Limits,
 ) -> Verdict | Link:
     device = item.report.device
-    if device not in cells:
+    cell = cells.get(device)
+    if cell is None:
         return reject(item, NO_LOCATION, "no asserted location at resolution 11 or finer")
     if body.beaconer == device:
         return reject(item, SELF_WITNESS, "a hotspot cannot witness its own beacon")
-    beaconer = ctx.devices.get(body.beaconer)
-    if beaconer is not None and beaconer.owner == ctx.devices[device].owner:
+    if owners.get(body.beaconer, None) == owners[device]:
         return reject(item, SAME_OWNER, f"{body.beaconer} has the same owner")
     beacon = beacons.get((body.beaconer, body.slot))
     if beacon is None:
@@ -250,7 +256,7 @@ def _check_witness(
         return reject(
             item, FREQUENCY_MISMATCH, f"{body.frequency_hz} Hz, beacon {beacon.frequency_hz} Hz"
         )
-    delta = ij_delta(cells[body.beaconer], cells[device])
+    delta = ij_delta(cells[body.beaconer], cell)
     if delta is not None and hex_distance(*delta) < limits.min_cells:
         return reject(item, TOO_CLOSE, f"{hex_distance(*delta)} res-11 cells from the beaconer")
     q = lattice_q(*delta) if delta is not None else 0
@@ -259,8 +265,43 @@ def _check_witness(
         shown = "beyond local coordinates" if delta is None else f"{meters} m"
         return reject(item, TOO_FAR, f"{shown} from the beaconer (limit {limits.max_m} m)")
     bound = beacon.tx_power_dbm * 10 + limits.margin_db10
-    strong = body.rssi_dbm10 > bound - fspl_db10(q, beacon.frequency_hz)
+    strong = body.rssi_dbm10 > bound - _fspl_db10(q, beacon.frequency_hz)
     return Link(device, body.beaconer, body.slot, meters, strong)
+
+
+def check_witness_batch(
+    ctx: EpochContext,
+    items: Sequence[ReceivedReport],
+    cells: Mapping[str, int],
+    owners: Mapping[str, str],
+    beacons: Mapping[tuple[str, int], Beacon],
+) -> list[WitnessResult]:
+    """The common and the per-report witness checks of ``items`` (all of kind ``witness``).
+
+    Per report: ``(reason, detail)`` when rejected, else ``(received_ms, rssi_dbm10,
+    beaconer, slot, distance_m, strong)``. Plain tuples, so a worker process can send them.
+    """
+    limits = _Limits.of(ctx)
+    out: list[WitnessResult] = []
+    for item, body in zip(items, precheck_many(ctx, items, KINDS), strict=True):
+        if isinstance(body, Witness):
+            checked = _check_witness(item, body, cells, owners, beacons, limits)
+            if isinstance(checked, Link):
+                out.append(
+                    (
+                        body.received_ms,
+                        body.rssi_dbm10,
+                        checked.beaconer,
+                        checked.slot,
+                        checked.distance_m,
+                        checked.strong,
+                    )
+                )
+                continue
+            body = checked
+        assert isinstance(body, Verdict)  # precheck of a witness report: a Witness or a Verdict
+        out.append((body.reason, body.detail))
+    return out
 
 
 def _tenths(value: int) -> str:
@@ -271,30 +312,52 @@ def _tenths(value: int) -> str:
 
 def selection_rank(entropy: bytes, beaconer: str, slot: int, witness: str) -> bytes:
     """Sort key choosing which witnesses of a beacon are rewarded: unknowable in advance."""
+    return keccak256(_selection_prefix(entropy, beaconer, slot) + bytes.fromhex(witness[2:]))
+
+
+def _selection_prefix(entropy: bytes, beaconer: str, slot: int) -> bytes:
     # Both addresses passed the envelope's and the schema's checks: decode them directly.
-    return keccak256(
-        SELECT_TAG
-        + entropy
-        + bytes.fromhex(beaconer[2:])
-        + slot.to_bytes(8, "big")
-        + bytes.fromhex(witness[2:])
-    )
+    return SELECT_TAG + entropy + bytes.fromhex(beaconer[2:]) + slot.to_bytes(8, "big")
+
+
+def _select(
+    entropy: bytes, beaconer: str, slot: int, candidates: list[_Witness], cap: int
+) -> tuple[list[_Witness], list[_Witness]]:
+    """The (at most ``cap``) witnesses of one beacon ranked first by :func:`selection_rank`."""
+    if len(candidates) <= cap:  # every one is chosen: no ranking needed
+        return candidates, []
+    prefix = _selection_prefix(entropy, beaconer, slot)
+    ranked = sorted(candidates, key=lambda w: keccak256(prefix + bytes.fromhex(w.link.witness[2:])))
+    return ranked[:cap], ranked[cap:]
 
 
 def verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> list[Verdict]:
-    """One verdict per distinct report id, sorted by id, whatever the input order."""
+    """One verdict per distinct report id, sorted by id, whatever the input order.
+
+    Runs with the cyclic garbage collector paused: a million reports make millions of
+    acyclic objects that the collector would otherwise walk again and again.
+    """
+    with gc_paused():
+        return _verify_coverage(ctx, reports)
+
+
+def _verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> list[Verdict]:
     verdicts: dict[bytes, Verdict] = {}
     beacon_items: list[tuple[ReceivedReport, Beacon]] = []
-    witness_items: list[tuple[ReceivedReport, Witness]] = []
+    witness_reports: list[ReceivedReport] = []
     receipt_items: list[tuple[ReceivedReport, PacketReceipt]] = []
-    for item in distinct_by_id(reports):
-        body = precheck(ctx, item, KINDS)
+    distinct = distinct_by_id(reports)  # sorted by id: every later step iterates in this order
+    others: list[ReceivedReport] = []
+    for item in distinct:
+        if item.report.kind == WITNESS and item.report.network == ctx.network:
+            witness_reports.append(item)  # checked below, once the beacons are known
+        else:
+            others.append(item)
+    for item, body in zip(others, precheck_many(ctx, others, KINDS), strict=True):
         if isinstance(body, Verdict):
             verdicts[item.id] = body
         elif isinstance(body, Beacon):
             beacon_items.append((item, body))
-        elif isinstance(body, Witness):
-            witness_items.append((item, body))
         elif isinstance(body, PacketReceipt):
             receipt_items.append((item, body))
     cells = asserted_cells(ctx)
@@ -318,33 +381,44 @@ def verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> lis
             )
     bodies = {key: b.body for key, b in beacons.items()}
 
-    # Witnesses: per-report checks, then one per (witness, beacon): the earliest.
-    heard: list[tuple[tuple[str, str, int, int, bytes], _Witness]] = []
-    limits = _Limits.of(ctx)
-    for item, witness in witness_items:
-        checked = _check_witness(ctx, item, witness, cells, bodies, limits)
-        if isinstance(checked, Verdict):
-            verdicts[item.id] = checked
-        else:
-            order = (checked.witness, checked.beaconer, checked.slot, witness.received_ms, item.id)
-            heard.append((order, _Witness(item, witness, checked)))
+    # Witnesses: per-report checks (in two processes when there are many), then one per
+    # (witness, beacon): the earliest (received time, id). A running minimum, not a sort:
+    # duplicates are rare.
+    owners = {address: view.owner for address, view in ctx.devices.items()}
+    results = check_split(check_witness_batch, ctx, witness_reports, cells, owners, bodies)
     witnesses: dict[tuple[str, str, int], _Witness] = {}
-    for (device, beaconer, slot, _, _), cand in sorted(heard, key=lambda h: h[0]):
-        kept = witnesses.setdefault((device, beaconer, slot), cand)
+    doubles: dict[tuple[str, str, int], list[_Witness]] = {}
+    for item, result in zip(witness_reports, results, strict=True):
+        if len(result) == 2:
+            verdicts[item.id] = reject(item, result[0], result[1])
+            continue
+        received_ms, rssi, beaconer, slot, meters, strong = result
+        device = item.report.device
+        cand = _Witness(item, received_ms, rssi, Link(device, beaconer, slot, meters, strong))
+        pair = (device, beaconer, slot)
+        kept = witnesses.setdefault(pair, cand)
         if kept is not cand:
+            if (received_ms, item.id) < (kept.received_ms, kept.item.id):
+                witnesses[pair] = cand
+                cand = kept
+            doubles.setdefault(pair, []).append(cand)
+    for pair, losers in doubles.items():
+        counted = report_id_hex(witnesses[pair].item.id)
+        for cand in losers:
             verdicts[cand.item.id] = reject(
-                cand.item, DUPLICATE_WITNESS, f"already counted by {report_id_hex(kept.item.id)}"
+                cand.item, DUPLICATE_WITNESS, f"already counted by {counted}"
             )
 
     # The epoch's witness graph: cheaters, then the denylist, then the per-beacon selection.
-    flags = detect_cheaters(ctx, [w.link for _, w in sorted(witnesses.items())], cells)
+    # (The detectors depend on the set of links, not their order.)
+    flags = detect_cheaters(ctx, [w.link for w in witnesses.values()], cells)
     denied = {**prior_denials(ctx), **flags}
-    for (device, _), sent in sorted(beacons.items()):
+    for (device, _), sent in beacons.items():
         if device in denied:
             flag = denied[device]
             verdicts[sent.item.id] = reject(sent.item, flag.reason, flag.detail)
     valid: dict[tuple[str, int], list[_Witness]] = {}
-    for (device, beaconer, slot), cand in sorted(witnesses.items()):
+    for (device, beaconer, slot), cand in witnesses.items():
         if device in denied:
             flag = denied[device]
             verdicts[cand.item.id] = reject(cand.item, flag.reason, flag.detail)
@@ -356,32 +430,32 @@ def verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> lis
             verdicts[cand.item.id] = reject(
                 cand.item,
                 SIGNAL_TOO_STRONG,
-                f"RSSI {_tenths(cand.body.rssi_dbm10)} dBm is impossible over "
+                f"RSSI {_tenths(cand.rssi_dbm10)} dBm is impossible over "
                 f"{cand.link.distance_m} m in free space",
             )
         else:
             valid.setdefault((beaconer, slot), []).append(cand)
     cap = ctx.param(P.MAX_WITNESSES_PER_BEACON)
-    for (device, slot), sent in sorted(beacons.items()):
+    for (device, slot), sent in beacons.items():
         if device in denied:
             continue
-        ranked = sorted(
-            valid.get((device, slot), []),
-            key=lambda w: selection_rank(ctx.entropy, device, slot, w.link.witness),
-        )
-        chosen, rest = ranked[:cap], ranked[cap:]
+        chosen, rest = _select(ctx.entropy, device, slot, valid.get((device, slot), []), cap)
         n = len(chosen)
         verdicts[sent.item.id] = accept(sent.item, **{FACT_SLOT: slot, FACT_WITNESSES: n})
+        beaconer_int = int(device, 16)
         for w in chosen:
-            verdicts[w.item.id] = accept(
-                w.item,
-                **{FACT_SLOT: slot, FACT_WITNESSES: n, FACT_BEACONER: int(device, 16)},
+            # accept() with the facts already in key order (beaconer, slot, witnesses)
+            verdicts[w.item.id] = Verdict(
+                w.item.id,
+                w.item.report.device,
+                True,
+                facts={FACT_BEACONER: beaconer_int, FACT_SLOT: slot, FACT_WITNESSES: n},
             )
-        for w in rest:
-            verdicts[w.item.id] = reject(
-                w.item, NOT_SELECTED, f"beacon already has {cap} selected witnesses"
-            )
+        if rest:
+            detail = f"beacon already has {cap} selected witnesses"
+            for w in rest:
+                verdicts[w.item.id] = reject(w.item, NOT_SELECTED, detail)
 
     receipt_verdicts, _ = data.verify_receipts(ctx, receipt_items)
     verdicts.update(receipt_verdicts)
-    return [verdicts[rid] for rid in sorted(verdicts)]
+    return [verdicts[item.id] for item in distinct]

@@ -165,8 +165,9 @@ def test_each_report_goes_out_once_and_proofs_check(tmp_path: Path) -> None:
     provider.store.accept_receipt(receipt)
     assert [d.body.receipt for d in provider.run(0, 6_000)] == [receipt]  # type: ignore[attr-defined]
     assert provider.run(0, 7_000) == []
-    assert kinds(provider.run(1)) == [DEAL, PROOF]  # the deal once more, a fresh proof
-    assert kinds(provider.run(2)) == [PROOF]
+    # capacity every epoch, the deal once more, a fresh proof
+    assert kinds(provider.run(1)) == [CAPACITY, DEAL, PROOF]
+    assert kinds(provider.run(2)) == [CAPACITY, PROOF]
     # A restarted agent (a new role object) remembers what it sent.
     restarted = StorageProviderRole(
         provider.beacons, provider.data, url=URL, capacity_bytes=1 << 30
@@ -241,12 +242,12 @@ def test_a_repaired_piece_is_claimed_then_proven_in_reports_of_its_own(tmp_path:
     assert kinds(claimed) == [CAPACITY, REPAIR]  # not in the deal's terms: no deal report
     assert claimed[1].body == RepairClaim(registration.terms.deal_id, 0, 2)
     later = newcomer.run(4)
-    assert kinds(later) == [REPAIR, PROOF]  # the claim once more; the piece now proven
+    assert kinds(later) == [CAPACITY, REPAIR, PROOF]  # the claim once more; the piece proven
     (body,) = [d.body for d in later if d.kind == PROOF]
     assert isinstance(body, StorageProof) and len(body.pieces) == 1
     moved = msgspec.structs.replace(lost, provider=newcomer.account.address)
     assert check_piece_proof(entropy(4), moved, body.pieces[0], 2) is None
-    assert kinds(newcomer.run(5)) == [PROOF]
+    assert kinds(newcomer.run(5)) == [CAPACITY, PROOF]
     # A provider holding another share of the segment never claims.
     holder = Provider(tmp_path, 0)
     holder.receive(registration, data)

@@ -6,7 +6,10 @@ role runs in the device's agent next to it, reads the provider's data directory 
 what is there into reports, each once:
 
 1. ``capacity``: the provider's declared bytes (``capacity_bytes``, else asked of the
-   provider's ``/v1/info``) and the URL it serves at, whenever either changes;
+   provider's ``/v1/info``) and the URL it serves at, once every epoch (a declaration made
+   before the oracles' registry view knew the device is refused as ``unknown_device``, and
+   every deal placed on a provider without a declaration is refused: declaring again each
+   epoch heals both, for one small report per epoch);
 2. ``deal``: every consumer-signed registration the provider received (``deals/``, written
    by ``POST /v1/deals``) that places a piece it holds on it, in the epoch it arrives and
    the next (a registration judged while another provider of the deal had not declared
@@ -118,6 +121,7 @@ class RoleState(msgspec.Struct, forbid_unknown_fields=True):
     """What the role has sent (``storage-role.json``)."""
 
     declared: tuple[int, str] | None = None  # (capacity bytes, url) last declared
+    declared_epoch: int = -1  # the epoch of that declaration
     tries: dict[str, list[int]] = {}  # "deal:<id>" / "claim:<id>:<seg>:<share>" -> epochs sent
     claimed: dict[str, int] = {}  # "<id>:<seg>:<share>" -> epoch first claimed
     proven_epoch: int = -1  # last epoch whose proofs were sent
@@ -188,7 +192,7 @@ class StorageProviderRole:
         state_path = ctx.data_dir / STATE_FILE
         state = self._load(state_path)
         before = msgspec.json.encode(state)
-        drafts = self._capacity(state)
+        drafts = self._capacity(state, ctx.epoch)
         if state.declared is not None:  # a deal naming an undeclared provider is refused
             drafts += self._deals(ctx, state, pieces, registrations)
             drafts += self._claims(ctx, state, pieces, registrations)
@@ -199,11 +203,13 @@ class StorageProviderRole:
             atomic_write(state_path, after)
         return drafts
 
-    def _capacity(self, state: RoleState) -> list[ReportDraft]:
+    def _capacity(self, state: RoleState, epoch: int) -> list[ReportDraft]:
         capacity = self._capacity_bytes or self._info()
-        if not capacity or state.declared == (capacity, self.url):
+        if not capacity or (
+            state.declared == (capacity, self.url) and state.declared_epoch == epoch
+        ):
             return []
-        state.declared = (capacity, self.url)
+        state.declared, state.declared_epoch = (capacity, self.url), epoch
         body = CapacityDeclaration(capacity_bytes=capacity, url=self.url)
         return [ReportDraft(NETWORK, CAPACITY, body)]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from devnet_kit import devnet_argv
 from sqlalchemy import func, select
 
 from depinkit.chain.anvil import Anvil
@@ -27,12 +27,7 @@ EPOCH_S = 30  # the shortest epoch the devnet allows: settling is what takes the
 
 
 def run_devnet(data_dir: Path, seconds: int) -> str:
-    argv = [
-        sys.executable, "-m", "depinkit", "devnet",
-        "--data-dir", str(data_dir),
-        "--devices", "2", "--oracles", "3", "--threshold", "2",
-        "--epoch-length", str(EPOCH_S), "--duration", str(seconds), "--no-live",
-    ]  # fmt: skip
+    argv = devnet_argv(data_dir, epoch_s=EPOCH_S, duration_s=seconds, devices=2)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "devnet stopped" in done.stdout

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from devnet_kit import devnet_argv, running_devnet
 from test_devnet import last_status, manifests
 from typer.testing import CliRunner
 
@@ -50,27 +51,10 @@ RUN_TIMEOUT_S = 120  # the `depinkit compute run` command (two renders of one fr
 
 @pytest.fixture
 def devnet(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes], Path]]:
-    data = tmp_path / "net"
-    log = tmp_path / "devnet.log"
-    argv = [
-        sys.executable, "-m", "depinkit", "devnet",
-        "--data-dir", str(data),
-        "--devices", "1", "--oracles", "3", "--threshold", "2",
-        "--compute-providers", str(PROVIDERS),
-        "--epoch-length", str(EPOCH_S), "--duration", str(DURATION_S), "--no-live",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
+    data, log = tmp_path / "net", tmp_path / "devnet.log"
+    argv = devnet_argv(data, epoch_s=EPOCH_S, duration_s=DURATION_S, compute_providers=PROVIDERS)
+    with running_devnet(argv, log, tmp_path) as process:
         yield data, process, log
-    finally:
-        if process.poll() is None:
-            process.terminate()  # the devnet stops its children on SIGTERM
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def wait_for_providers(data: Path, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -100,7 +100,10 @@ class Anvil:
     def _command(self, binary: Path, port: int) -> list[str]:
         cmd = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"]
         if self.state is not None:
-            cmd += ["--state", str(self.state)]
+            # with the historical states too: oracles read parameters and the registry at an
+            # epoch's start block, which may predate the restart (without it anvil answers
+            # BlockOutOfRangeError for every block mined before the state was loaded)
+            cmd += ["--state", str(self.state), "--preserve-historical-states"]
         if self.block_time is not None:
             cmd += ["--block-time", str(self.block_time)]
         if self.chain_id is not None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 
 from depinkit.core.errors import DepinkitError
+from depinkit.devnet.defaults import COMPUTE_PROVIDERS, HOTSPOTS, STORAGE_PROVIDERS
 
 REFRESH_S = 2.0  # table refresh; cheap reads of the chain and the stores
 
@@ -33,17 +34,27 @@ def devnet(
         typer.Option(help="PostgreSQL URL for the oracles' stores (default: SQLite files)."),
     ] = None,
     storage_providers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Storage network providers (0: none); a consumer with credits is set up too."
+            help="Storage network providers (0: none); a consumer with credits is set up too. "
+            f"Default {STORAGE_PROVIDERS}, or 0 when resuming a devnet deployed without it."
         ),
-    ] = 0,
+    ] = None,
     compute_providers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Compute network providers (0: none); a consumer with credits is set up too."
+            help="Compute network providers (0: none); a consumer with credits is set up too. "
+            f"Default {COMPUTE_PROVIDERS}, or 0 when resuming a devnet deployed without it."
         ),
-    ] = 0,
+    ] = None,
+    hotspots: Annotated[
+        int | None,
+        typer.Option(
+            help="Coverage network hotspots on a simulated radio medium (0: none); they beacon "
+            f"and witness each other every epoch. Default {HOTSPOTS}, or 0 when resuming a "
+            "devnet deployed without it."
+        ),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option(help="Stop by itself after this many seconds.")
     ] = None,
@@ -52,10 +63,13 @@ def devnet(
     ] = True,
 ) -> None:
     """Start anvil, deploy the contracts, start oracles and agents, and watch them."""
-    from depinkit.devnet.network import Devnet, DevnetOptions
+    from depinkit.devnet.network import Devnet, DevnetOptions, fleet_sizes
     from depinkit.devnet.view import render, summary_line
 
     console = Console()
+    storage_providers, compute_providers, hotspots = fleet_sizes(
+        data_dir, storage_providers, compute_providers, hotspots
+    )
     options = DevnetOptions(
         data_dir=data_dir,
         devices=devices,
@@ -66,6 +80,7 @@ def devnet(
         db_url=db,
         storage_providers=storage_providers,
         compute_providers=compute_providers,
+        hotspots=hotspots,
     )
     # SIGTERM stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -90,6 +105,14 @@ def devnet(
             )
             for command in net.compute_commands:
                 console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)
+        if hotspots:
+            console.print(
+                f"coverage: {hotspots} hotspots on the radio medium at {net.medium_url} "
+                f"(list in {net.coverage.hotspots_file}); rewards per hex in each epoch's "
+                "manifest (details[])",
+                highlight=False,
+                soft_wrap=True,
+            )
         deadline = time.monotonic() + duration if duration is not None else None
         if live and console.is_terminal:
             with Live(render(net.snapshot()), console=console, refresh_per_second=1) as view:

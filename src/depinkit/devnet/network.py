@@ -37,7 +37,8 @@ from depinkit.cli.claim import claim_from_oracle, fetch_claim
 from depinkit.core.errors import DepinkitError
 from depinkit.core.keys import Account, load_keystore, save_keystore
 from depinkit.devnet import compute as cp
-from depinkit.devnet import fleet
+from depinkit.devnet import coverage as cv
+from depinkit.devnet import defaults, fleet
 from depinkit.devnet import storage as st
 from depinkit.devnet.layout import DevnetKeys, Layout
 from depinkit.devnet.supervisor import Child, Supervisor
@@ -76,6 +77,7 @@ class DevnetOptions:
     db_url: str | None = None  # None: one SQLite file per oracle; else a PostgreSQL URL
     storage_providers: int = 0  # storage network providers (0: uptime only)
     compute_providers: int = 0  # compute network providers (0: no compute network)
+    hotspots: int = 0  # coverage network hotspots on a simulated radio (0: no coverage network)
 
     def check(self) -> None:
         if self.devices < 1 or self.oracles < 1:
@@ -84,6 +86,8 @@ class DevnetOptions:
             raise DevnetError("--storage-providers cannot be negative")
         if self.compute_providers < 0:
             raise DevnetError("--compute-providers cannot be negative")
+        if not 0 <= self.hotspots <= cv.MAX_HOTSPOTS:
+            raise DevnetError(f"--hotspots must be between 0 and {cv.MAX_HOTSPOTS}")
         if not 1 <= self.threshold <= self.oracles:
             raise DevnetError(f"threshold must be between 1 and {self.oracles}")
         if self.epoch_length_s < 30:
@@ -129,6 +133,9 @@ class Snapshot:
     providers: int = 0  # storage provider services the devnet runs
     compute_up: int = 0  # compute provider services running
     compute: int = 0  # compute provider services the devnet runs
+    hotspots_up: int = 0  # hotspot agents running
+    hotspots: int = 0  # hotspots the devnet runs
+    medium_up: bool = True  # the simulated radio medium runs (it does, or none is needed)
 
 
 @dataclass
@@ -154,6 +161,11 @@ class Devnet:
     _compute_ports: list[int] = field(default_factory=list)
     _compute_keys: st.StorageKeys | None = None  # the compute providers' owners
     compute_commands: list[str] = field(default_factory=list)  # `depinkit compute run`
+    hotspot_children: list[Child] = field(default_factory=list)  # also in agent_children
+    medium_child: Child | None = None  # the simulated radio medium
+    _hotspots: list[str] = field(default_factory=list)  # hotspots' addresses
+    _coverage_keys: st.StorageKeys | None = None  # the hotspots' owners
+    _medium_port: int = 0
     _stores: list[Store] = field(default_factory=list)
     _keys: DevnetKeys | None = None
     _claims_sent: int = 0
@@ -164,6 +176,7 @@ class Devnet:
         self.layout = Layout(self.options.data_dir.resolve())
         self.storage = st.StorageLayout(self.layout.root)
         self.compute = cp.ComputeLayout(self.layout.root)
+        self.coverage = cv.CoverageLayout(self.layout.root)
         self.supervisor = Supervisor(log_dir=self.layout.logs)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -183,9 +196,11 @@ class Devnet:
         self._ports = self._oracle_ports()
         storage = self.options.storage_providers > 0
         compute = self.options.compute_providers > 0
+        coverage = self.options.hotspots > 0
         # Every `agent init` at once: each is a Python start-up and a scrypt.
         inits = self._init_devices(keys) + (self._init_providers() if storage else [])
         inits += self._init_compute() if compute else []
+        inits += self._init_hotspots() if coverage else []
         self._wait_inits(inits)
         self._devices = [
             _device_account(self.layout.agent_dir(i)).address for i in range(self.options.devices)
@@ -195,17 +210,23 @@ class Devnet:
             self._setup_storage(keys)
         if compute:
             self._setup_compute(keys)
+        if coverage:
+            self._setup_coverage()
         self._prepare_oracles(keys)
         if storage:
             self._start_providers(keys)  # they boot while the oracles do
         if compute:
             self._start_compute()
+        if coverage:
+            self._start_medium()
         self._start_oracles(deployment)
         self._start_agents()
         if storage:
             self._start_provider_agents()
         if compute:
             self._start_compute_agents()
+        if coverage:
+            self._start_hotspots()
 
     def stop(self) -> None:
         """Agents first (they flush their outboxes), then oracles, then the chain."""
@@ -234,6 +255,7 @@ class Devnet:
         wanted = (
             (self.options.storage_providers, st.STORAGE, "--storage-providers"),
             (self.options.compute_providers, cp.COMPUTE, "--compute-providers"),
+            (self.options.hotspots, cv.COVERAGE, "--hotspots"),
         )
         for count, network, option in wanted:
             if count and network not in deployed:
@@ -476,6 +498,73 @@ class Devnet:
             argv = [*depinkit_command(), "agent", "run", "--config", str(layout.agent_dir(index))]
             self.agent_children.append(self.supervisor.start(f"compute-provider-{index}", argv))
 
+    # --- the coverage network (opt-in) --------------------------------------------------
+    def _init_hotspots(self) -> list[tuple[str, Child]]:
+        """`depinkit agent init` started for every hotspot device not set up yet."""
+        layout, count = self.coverage, self.options.hotspots
+        owners = cv.owners_needed(count)
+        ckeys = self._coverage_keys = st.StorageKeys.load_or_create(layout.keys_file, owners)
+        self._medium_port = fleet.provider_ports(layout, 1)[0]
+        pending: list[tuple[str, Child]] = []
+        for index in range(count):
+            directory = layout.agent_dir(index)
+            if (directory / CONFIG_FILENAME).exists():
+                continue
+            owner_address = ckeys.owners[cv.owner_index(index)].address
+            name = f"hotspot-{index}"
+            cell = cv.hotspot_cell(index)
+            argv = self._init_argv(directory, owner_address, cell, cv.COVERAGE)
+            pending.append((name, self.supervisor.start(f"init-{name}", argv)))
+        return pending
+
+    def _setup_coverage(self) -> None:
+        """Hotspot devices: the role's radio options and onboarding at their cells; each
+        step skips what is done."""
+        assert self.depin is not None and self._coverage_keys is not None
+        layout, ckeys = self.coverage, self._coverage_keys
+        self._hotspots = []
+        for index in range(self.options.hotspots):
+            directory = layout.agent_dir(index)
+            if not fleet.role_configured(directory, cv.COVERAGE):
+                cv.add_role_options(directory, self.medium_url)
+            device = _device_account(directory)
+            owner = ckeys.owners[cv.owner_index(index)]
+            cv.onboard_hotspot(self.depin, _local(owner), device, index)
+            self._hotspots.append(device.address)
+        hotspots = [
+            {
+                "address": address,
+                "owner": ckeys.owners[cv.owner_index(i)].address,
+                "cell": cv.hotspot_cell(i),
+            }
+            for i, address in enumerate(self._hotspots)
+        ]
+        fleet.write_json(layout.hotspots_file, hotspots)
+
+    @property
+    def medium_url(self) -> str:
+        return f"http://127.0.0.1:{self._medium_port}"
+
+    def _start_medium(self) -> None:
+        self.medium_child = self.supervisor.start("medium", cv.medium_argv(self._medium_port))
+
+    def _start_hotspots(self) -> None:
+        """Every radio placed on the medium at its hotspot's cell, then the hotspots' agents
+        (the medium keeps radios in memory: placed again on every start)."""
+        assert self.medium_child is not None
+        self.supervisor.wait_http(self.medium_child, f"{self.medium_url}/v1/health")
+        cells = {a: cv.hotspot_cell(i) for i, a in enumerate(self._hotspots)}
+        try:
+            cv.place_radios(self.medium_url, cells)
+        except DepinkitError as exc:
+            raise DevnetError(f"the radio medium refused a hotspot: {exc}") from exc
+        for index in range(self.options.hotspots):
+            directory = self.coverage.agent_dir(index)
+            argv = [*depinkit_command(), "agent", "run", "--config", str(directory)]
+            child = self.supervisor.start(f"hotspot-{index}", argv)
+            self.agent_children.append(child)
+            self.hotspot_children.append(child)
+
     def _provider_url(self, index: int) -> str:
         return f"http://127.0.0.1:{self._provider_ports[index]}"
 
@@ -529,7 +618,8 @@ class Devnet:
         assert self._keys is not None
         extra = self._storage_keys.owners if self._storage_keys is not None else ()
         more = self._compute_keys.owners if self._compute_keys is not None else ()
-        return [*self._keys.owners, *extra, *more]
+        hotspots = self._coverage_keys.owners if self._coverage_keys is not None else ()
+        return [*self._keys.owners, *extra, *more, *hotspots]
 
     def _prepare_oracles(self, keys: DevnetKeys) -> None:
         """Each oracle's key as a keystore (the settle process signs with it) and gas money."""
@@ -627,6 +717,9 @@ class Devnet:
         fleet += [
             (i, a, self.compute.agent_dir(i), cp.COMPUTE) for i, a in enumerate(self._compute)
         ]
+        fleet += [
+            (i, a, self.coverage.agent_dir(i), cv.COVERAGE) for i, a in enumerate(self._hotspots)
+        ]
         for index, address, directory, network in fleet:
             record = depin.registry.device(address)
             ack, pending = _agent_counts(directory, address)
@@ -662,6 +755,9 @@ class Devnet:
             providers=len(self.provider_children),
             compute_up=sum(c.alive() for c in self.compute_children),
             compute=len(self.compute_children),
+            hotspots_up=sum(c.alive() for c in self.hotspot_children),
+            hotspots=len(self.hotspot_children),
+            medium_up=self.medium_child is None or self.medium_child.alive(),
         )
 
     def _device_rewards(self, epoch: int | None) -> dict[str, int]:
@@ -720,11 +816,40 @@ class Devnet:
         return sent
 
 
+def fleet_sizes(
+    data_dir: Path, storage: int | None, compute: int | None, hotspots: int | None
+) -> tuple[int, int, int]:
+    """Storage providers, compute providers and hotspots to run, filling in the defaults.
+
+    A size left unset is the network's default for a new devnet, and for a devnet resumed
+    from ``data_dir`` when its deployment has that network; 0 when it was deployed without it
+    (a network cannot be added to a deployment). A size given is kept as given, so asking
+    for a network the deployment lacks is refused by ``Devnet.start`` with the reason.
+    """
+    manifest = Layout(data_dir.resolve()).manifest
+    deployed = Deployment.load(manifest).network_parameters if manifest.exists() else None
+    sizes = []
+    wanted = (
+        (storage, st.STORAGE, defaults.STORAGE_PROVIDERS),
+        (compute, cp.COMPUTE, defaults.COMPUTE_PROVIDERS),
+        (hotspots, cv.COVERAGE, defaults.HOTSPOTS),
+    )
+    for given, network, default in wanted:
+        if given is not None:
+            sizes.append(given)
+        elif deployed is None or network in deployed:
+            sizes.append(default)
+        else:
+            sizes.append(0)
+    return sizes[0], sizes[1], sizes[2]
+
+
 def deployed_networks(options: DevnetOptions) -> tuple[NetworkConfig, ...]:
-    """Uptime, plus storage and compute when asked for: the emission split evenly between
-    the deployed networks (uptime takes the rounding)."""
+    """Uptime, plus storage, compute and coverage when asked for: the emission split evenly
+    between the deployed networks (uptime takes the rounding)."""
     slot_s = options.epoch_length_s // SLOTS_PER_EPOCH
     count = 1 + (options.storage_providers > 0) + (options.compute_providers > 0)
+    count += options.hotspots > 0
     share = P.BPS // count
     others: list[NetworkConfig] = []
     if options.storage_providers:
@@ -732,6 +857,8 @@ def deployed_networks(options: DevnetOptions) -> tuple[NetworkConfig, ...]:
         others.append(msgspec.structs.replace(storage, weight_bps=share))
     if options.compute_providers:
         others.append(cp.compute_network(options.epoch_length_s, share))
+    if options.hotspots:
+        others.append(cv.coverage_network(options.epoch_length_s, share))
     uptime = NetworkConfig(
         name=NETWORK,
         weight_bps=P.BPS - share * len(others),

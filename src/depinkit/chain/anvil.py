@@ -123,6 +123,9 @@ class Anvil:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                # Ctrl-C in a terminal reaches the process group: anvil must not die under the
+                # processes still reading the chain; its owner stops it (SIGTERM, state saved)
+                start_new_session=True,
             )
             if self._wait_ready(process, port):
                 self._process = process

@@ -131,5 +131,8 @@ def devnet(
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         net.stop()
         sys.exit(1)
+    except BaseException:
+        net.stop()  # whatever went wrong, no child process outlives the devnet
+        raise
     net.stop()
     console.print("devnet stopped")

@@ -38,12 +38,24 @@ def distinct_by_id(reports: Iterable[ReceivedReport]) -> list[ReceivedReport]:
     Sorting first is what makes every module's result independent of the
     order reports arrived in.
     """
+    unique = distinct_reports(reports)
+    return [unique[i] for i in sorted(unique)]
+
+
+def distinct_reports(reports: Iterable[ReceivedReport]) -> dict[bytes, ReceivedReport]:
+    """One report per id, by id, in the order the ids first came (not sorted).
+
+    Which report an id keeps does not depend on the order: a second copy of a report adds
+    nothing, and of two different reports under one (forged) id the one with the smaller
+    canonical encoding stays. For steps whose result does not depend on the order they
+    walk the reports in, and that walk them faster in the order they were loaded.
+    """
     unique: dict[bytes, ReceivedReport] = {}
     for item in reports:
         kept = unique.setdefault(item.id, item)
         if kept is not item and kept != item:  # a forged id: keep one by content, not by order
             unique[item.id] = min(kept, item, key=lambda r: canonical_encode(r.report))
-    return [unique[i] for i in sorted(unique)]
+    return unique
 
 
 def precheck(

@@ -12,6 +12,7 @@ from coverage_kit import ACCOUNTS, beacon, cell_at, context, received, witness
 from depinkit.networks import ReceivedReport, Verdict
 from depinkit.networks.coverage import module, split
 from depinkit.networks.coverage.schemas import Witness
+from depinkit.networks.coverage.sim import CityConfig, run_city
 
 A = ACCOUNTS
 CELLS = {a: cell_at(20 * (i % 4), 20 * (i // 4)) for i, a in enumerate(A[:8])}
@@ -70,7 +71,7 @@ def test_split_verdicts_equal_the_single_process_ones(
         "wrong_epoch",
         "malformed_body",
     }
-    monkeypatch.setattr(split, "SPLIT_MIN_WITNESSES", 2)  # a real spawned worker takes half
+    monkeypatch.setattr(split, "SPLIT_MIN_REPORTS", 2)  # a real spawned worker takes half
     with caplog.at_level(logging.WARNING, logger=split.__name__):
         assert _verdicts(list(reversed(reports))) == alone
     assert not caplog.records  # the worker answered: no fallback to checking here
@@ -81,8 +82,35 @@ def test_a_dead_worker_falls_back_to_checking_here(
 ) -> None:
     reports = _reports()
     alone = _verdicts(reports)
-    monkeypatch.setattr(split, "SPLIT_MIN_WITNESSES", 2)
+    monkeypatch.setattr(split, "SPLIT_MIN_REPORTS", 2)
     monkeypatch.setattr(split, "_check_in_worker", _die)  # the worker process dies
     with caplog.at_level(logging.WARNING, logger=split.__name__):
         assert _verdicts(reports) == alone
+    assert "witness worker failed" in caplog.text
+
+
+def test_cheater_detection_in_the_worker_gives_the_one_process_verdicts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A city with spoofers, a ring and a relayer: the worker's flags re-judge the beacons."""
+    city = CityConfig(
+        seed=5, honest=40, city_radius_m=5_000, spoofers=2, ring_size=4, relayers=1, epochs=2
+    )
+    alone = run_city(city).figures()
+    assert alone["recall"] > 0.5  # new flags: beacons judged first without them are redone
+    monkeypatch.setattr(split, "SPLIT_MIN_REPORTS", 2)
+    with caplog.at_level(logging.WARNING, logger=split.__name__):
+        assert run_city(city).figures() == alone
+    assert not caplog.records
+
+
+def test_a_worker_dying_before_detection_leaves_the_verdicts_unchanged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    city = CityConfig(seed=5, honest=40, city_radius_m=5_000, spoofers=2, ring_size=4, epochs=1)
+    alone = run_city(city).figures()
+    monkeypatch.setattr(split, "SPLIT_MIN_REPORTS", 2)
+    monkeypatch.setattr(split, "_graph_in_worker", _die)
+    with caplog.at_level(logging.WARNING, logger=split.__name__):
+        assert run_city(city).figures() == alone
     assert "witness worker failed" in caplog.text

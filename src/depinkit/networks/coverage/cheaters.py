@@ -19,6 +19,7 @@ All integer arithmetic, all iteration in sorted order.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -55,6 +56,10 @@ GEOMETRY_QUANTILE_DEN: Final[int] = 4  # a few long links, still tight around th
 DETECTION_ROUNDS: Final[int] = 4  # rounds of detection; each removes the hotspots named
 
 
+Vector = tuple[int, int]  # an IJ delta (geo.ij_delta)
+ASK: Final[bool] = False  # in a peer map: the vector is not known yet, geometry asks H3 for it
+
+
 class Link(NamedTuple):
     """One witness report that passed the per-report checks: an edge of the witness graph."""
 
@@ -63,6 +68,14 @@ class Link(NamedTuple):
     slot: int
     distance_m: int  # between the asserted locations
     strong: bool  # RSSI above the free-space bound for that distance
+    # (ij_delta(beaconer's cell, witness's cell), ij_delta(witness's cell, beaconer's cell))
+    # when the caller already computed them (each None when H3 cannot say); None: not given
+    vectors: tuple[Vector | None, Vector | None] | None = None
+
+
+PeerMap = dict[str, dict[str, Vector | bool | None]]
+"""hotspot -> peer -> the peer's IJ delta from the hotspot (None: H3 cannot say; ASK: not
+known yet). Its keys are the hotspot's peers: the hotspots it exchanged a witness with."""
 
 
 @dataclass(frozen=True)
@@ -73,20 +86,34 @@ class Flag:
     detail: str
 
 
-def _peers(links: Iterable[Link]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    peers: dict[str, set[str]] = {}
-    strong: dict[str, set[str]] = {}
-    for link in links:
-        peers.setdefault(link.witness, set()).add(link.beaconer)
-        peers.setdefault(link.beaconer, set()).add(link.witness)
-        if link.strong:
-            strong.setdefault(link.witness, set()).add(link.beaconer)
-            strong.setdefault(link.beaconer, set()).add(link.witness)
-    return peers, strong
+def _peers(links: Iterable[Link]) -> tuple[PeerMap, dict[str, set[str]]]:
+    return peer_maps(
+        (link.witness, link.beaconer, link.strong, *(link.vectors or (ASK, ASK))) for link in links
+    )
+
+
+def peer_maps(
+    edges: Iterable[tuple[str, str, bool, Vector | bool | None, Vector | bool | None]],
+) -> tuple[PeerMap, dict[str, set[str]]]:
+    """The peer map and the strong peers, from (witness, beaconer, strong, ahead, back) edges.
+
+    ``ahead``: the witness's IJ delta from the beaconer, ``back`` the reverse (see Link.vectors;
+    ASK when not known).
+    """
+    peers: defaultdict[str, dict[str, Vector | bool | None]] = defaultdict(dict)
+    strong: defaultdict[str, set[str]] = defaultdict(set)
+    for witness, beaconer, is_strong, ahead, back in edges:
+        # the vectors depend only on the two cells: every link of a pair gives the same ones
+        peers[witness][beaconer] = back
+        peers[beaconer][witness] = ahead
+        if is_strong:
+            strong[witness].add(beaconer)
+            strong[beaconer].add(witness)
+    return dict(peers), dict(strong)
 
 
 def signal_spoofers(
-    ctx: EpochContext, peers: Mapping[str, set[str]], strong: Mapping[str, set[str]]
+    ctx: EpochContext, peers: Mapping[str, Mapping[str, object]], strong: Mapping[str, set[str]]
 ) -> dict[str, Flag]:
     """Hotspots with >= spoof_min_links strong peers making >= spoof_share_bps of their peers."""
     min_links, share = ctx.param(P.SPOOF_MIN_LINKS), ctx.param(P.SPOOF_SHARE_BPS)
@@ -103,7 +130,7 @@ def signal_spoofers(
 
 
 def geometry_spoofers(
-    ctx: EpochContext, peers: Mapping[str, set[str]], cells: Mapping[str, int]
+    ctx: EpochContext, peers: PeerMap, cells: Mapping[str, int]
 ) -> dict[str, Flag]:
     """Hotspots asserted farther than ``geometry_slack_m`` outside their peers' disc.
 
@@ -116,8 +143,12 @@ def geometry_spoofers(
     for hotspot in sorted(peers):
         if len(peers[hotspot]) < min_links:
             continue
-        vectors = [ij_delta(cells[hotspot], cells[p]) for p in sorted(peers[hotspot])]
-        known = [v for v in vectors if v is not None]
+        origin = cells[hotspot]
+        known: list[Vector] = []  # the sums and the sorted spread: any peer order
+        for peer, given in peers[hotspot].items():
+            vector = ij_delta(origin, cells[peer]) if given is ASK else given
+            if vector is not None and not isinstance(vector, bool):  # None: H3 cannot say
+                known.append(vector)
         n = len(known)
         if n < min_links:
             continue
@@ -172,20 +203,20 @@ def _is_location_entry(entry: Any) -> bool:
     )
 
 
-def _closure(start: str, peers: Mapping[str, set[str]], limit: int) -> set[str] | None:
+def _closure(start: str, peers: Mapping[str, Mapping[str, object]], limit: int) -> set[str] | None:
     """start and everything within two hops of it, or None when that exceeds ``limit``."""
-    group = {start} | peers[start]
+    group = {start, *peers[start]}
     if len(group) > limit:
         return None
     for peer in sorted(peers[start]):
-        group |= peers[peer]
+        group.update(peers[peer])
         if len(group) > limit:
             return None
     return group
 
 
 def collusion_rings(
-    ctx: EpochContext, peers: Mapping[str, set[str]], cells: Mapping[str, int]
+    ctx: EpochContext, peers: Mapping[str, Mapping[str, object]], cells: Mapping[str, int]
 ) -> dict[str, Flag]:
     """Closed groups of ring_min_size..ring_max_size hotspots that nearby live hotspots miss."""
     min_size, max_size = ctx.param(P.RING_MIN_SIZE), ctx.param(P.RING_MAX_SIZE)
@@ -204,7 +235,7 @@ def collusion_rings(
         if group is None or len(group) < min_size or frozenset(group) in examined:
             continue
         examined.add(frozenset(group))
-        if not all(len(peers[m] & group) * P.BPS >= share * len(peers[m]) for m in group):
+        if not all(len(peers[m].keys() & group) * P.BPS >= share * len(peers[m]) for m in group):
             continue
         linked = set(group).union(*(peers[m] for m in group))
         missed: set[str] = set()
@@ -232,25 +263,32 @@ def relayers(ctx: EpochContext, links: Iterable[Link]) -> dict[str, Flag]:
 
     A beacon needs at least two other witnesses to say what "near" means for it.
     """
+    by_beacon: defaultdict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
+    for link in links:
+        by_beacon[link.beaconer, link.slot].append((link.distance_m, link.witness))
+    return relay_flags(ctx, by_beacon.values())
+
+
+def relay_flags(ctx: EpochContext, beacons: Iterable[list[tuple[int, str]]]) -> dict[str, Flag]:
+    """:func:`relayers` on links already grouped: per beacon, its (distance_m, witness) list.
+
+    The lists may be sorted in place.
+    """
     ratio, min_count = ctx.param(P.RELAY_RATIO_PCT), ctx.param(P.RELAY_MIN_COUNT)
     share = ctx.param(P.RELAY_SHARE_BPS)
-    by_beacon: dict[tuple[str, int], list[Link]] = {}
-    for link in links:
-        by_beacon.setdefault((link.beaconer, link.slot), []).append(link)
     total: dict[str, int] = {}
     outliers: dict[str, int] = {}
-    for key in sorted(by_beacon):
-        group = sorted(by_beacon[key], key=lambda x: (x.distance_m, x.witness))
-        for link in group:
-            total[link.witness] = total.get(link.witness, 0) + 1
+    for group in beacons:  # counts: the order of the beacons does not matter
+        for _, witness in group:
+            total[witness] = total.get(witness, 0) + 1
         if len(group) < 3:
             continue
-        distances = [link.distance_m for link in group]
+        group.sort()  # by (distance, witness)
         middle = (len(group) - 2) // 2  # index of the lower median once one link is left out
-        for index, link in enumerate(group):
-            median = distances[middle] if middle < index else distances[middle + 1]
-            if link.distance_m * 100 > ratio * median:
-                outliers[link.witness] = outliers.get(link.witness, 0) + 1
+        low, high = ratio * group[middle][0], ratio * group[middle + 1][0]
+        for index, (distance_m, witness) in enumerate(group):
+            if distance_m * 100 > (low if middle < index else high):
+                outliers[witness] = outliers.get(witness, 0) + 1
     flags = {}
     for hotspot in sorted(outliers):
         count = outliers[hotspot]
@@ -263,35 +301,66 @@ def relayers(ctx: EpochContext, links: Iterable[Link]) -> dict[str, Flag]:
     return flags
 
 
-def _round(ctx: EpochContext, links: list[Link], cells: Mapping[str, int]) -> dict[str, Flag]:
+def graph_detectors(
+    ctx: EpochContext, links: Iterable[Link], cells: Mapping[str, int]
+) -> tuple[dict[str, Flag], dict[str, Flag], dict[str, Flag]]:
+    """The detectors that read the peer graph: (signal spoofers, collusion rings, geometry)."""
     peers, strong = _peers(links)
-    found: dict[str, Flag] = {}
-    for flags in (
+    return (
         signal_spoofers(ctx, peers, strong),
-        relayers(ctx, links),
         collusion_rings(ctx, peers, cells),
         geometry_spoofers(ctx, peers, cells),
-        impossible_moves(ctx, sorted(cells)),
-    ):
+    )
+
+
+def merge_round(
+    graph: tuple[dict[str, Flag], dict[str, Flag], dict[str, Flag]],
+    relay: Mapping[str, Flag],
+    moves: Mapping[str, Flag],
+) -> dict[str, Flag]:
+    """One round's flags: for each hotspot, the first detector (DETECTOR_REASONS) naming it."""
+    signal, collusion, geometry = graph
+    found: dict[str, Flag] = {}
+    for flags in (signal, relay, collusion, geometry, moves):
         for hotspot in sorted(flags):
             found.setdefault(hotspot, flags[hotspot])
     return found
 
 
+def _round(
+    ctx: EpochContext, links: list[Link], cells: Mapping[str, int], moves: Mapping[str, Flag]
+) -> dict[str, Flag]:
+    return merge_round(graph_detectors(ctx, links, cells), relayers(ctx, links), moves)
+
+
 def detect_cheaters(
-    ctx: EpochContext, links: Iterable[Link], cells: Mapping[str, int]
+    ctx: EpochContext,
+    links: Iterable[Link],
+    cells: Mapping[str, int],
+    moves: Mapping[str, Flag] | None = None,
+    first_round: Mapping[str, Flag] | None = None,
 ) -> dict[str, Flag]:
     """Every detector over the epoch's links; the first detector to name a hotspot wins.
 
     Runs in rounds: the links of hotspots named in one round are removed before the next, so
     cheaters cannot hide behind each other (a spoofer's far peers widen another's peer disc,
     a spoofer far from a beacon makes a relayer look less far). At most DETECTION_ROUNDS.
-    ``cells``: res-11 asserted cell of every hotspot that appears in ``links``.
+    ``cells``: res-11 asserted cell of every hotspot that appears in ``links``. ``moves``:
+    ``impossible_moves(ctx, sorted(cells))`` when the caller already has it (it reads the
+    prior state, not the links); ``first_round``: the first round's flags when the caller
+    already has them (:func:`merge_round`).
     """
+    if moves is None:
+        moves = impossible_moves(ctx, sorted(cells))
     remaining = list(links)
     found: dict[str, Flag] = {}
-    for _ in range(DETECTION_ROUNDS):
-        new = {h: f for h, f in _round(ctx, remaining, cells).items() if h not in found}
+    for number in range(DETECTION_ROUNDS):
+        flags = (
+            first_round
+            if number == 0 and first_round is not None
+            else _round(ctx, remaining, cells, moves)
+        )
+        new = {h: f for h, f in flags.items() if h not in found}
         if not new:
             break
         found.update(new)

@@ -11,6 +11,7 @@ Two buckets, whose shares are the governed on-chain splits ``split.coverage`` an
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
 from math import lcm
@@ -67,22 +68,28 @@ def coverage_units(ctx: EpochContext, verdicts: Sequence[Verdict]) -> dict[str, 
     """
     redundancy, rate = ctx.param(P.WITNESS_REDUNDANCY), decay(ctx.param(P.DECAY_RATE_BPS))
     cap = ctx.param(P.MAX_WITNESSES_PER_BEACON)
-    counts: dict[tuple[str, bool, int], int] = {}
-    seen: set[bytes] = set()
-    for v in verdicts:
-        if not v.accepted:  # the cheapest test first: rejected reports earn nothing
-            continue
-        facts = v.facts
-        n = facts.get(FACT_WITNESSES)
-        if n is None or FACT_CREDITS in facts or v.report_id in seen:
-            continue
-        seen.add(v.report_id)
-        key = (v.device, FACT_BEACONER in facts, min(max(n, 0), cap))
-        counts[key] = counts.get(key, 0) + 1
+    earning = [
+        v
+        for v in verdicts
+        if v.accepted and FACT_WITNESSES in v.facts and FACT_CREDITS not in v.facts
+    ]
+    ids = [v.report_id for v in earning]
+    if len(set(ids)) != len(ids):  # a report counts once: keep the first verdict of each id
+        seen: set[bytes] = set()
+        first = []
+        for v in earning:
+            if v.report_id not in seen:
+                seen.add(v.report_id)
+                first.append(v)
+        earning = first
+    # counted by the n the verdict states; n is clipped to [0, cap] when valued below
+    counts = Counter((v.device, FACT_BEACONER in v.facts, v.facts[FACT_WITNESSES]) for v in earning)
     # Every unit value of the epoch over one common denominator: the sums are then integer
     # additions, and each hotspot's total becomes a Fraction once (still exact).
     per_n = {
-        (is_witness, n): (witness_units if is_witness else beacon_units)(n, redundancy, rate)
+        (is_witness, n): (witness_units if is_witness else beacon_units)(
+            min(max(n, 0), cap), redundancy, rate
+        )
         for is_witness, n in {(w, n) for _, w, n in counts}
     }
     common = lcm(1, *(u.denominator for u in per_n.values()))

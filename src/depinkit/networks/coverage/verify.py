@@ -16,22 +16,31 @@ Receipt: see :mod:`depinkit.networks.coverage.data`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
 from depinkit.core.envelope import report_id_hex
 from depinkit.core.gcpause import gc_paused
 from depinkit.core.keys import keccak256
-from depinkit.networks.checks import distinct_by_id, precheck_many
+from depinkit.networks.checks import distinct_reports, precheck_many
 from depinkit.networks.context import EpochContext
-from depinkit.networks.coverage import data
+from depinkit.networks.coverage import data, split
 from depinkit.networks.coverage import parameters as P
 from depinkit.networks.coverage.beacon import beacon_payload, beacon_window, slot_count
-from depinkit.networks.coverage.cheaters import DETECTOR_REASONS, Flag, Link, detect_cheaters
+from depinkit.networks.coverage.cheaters import (
+    DETECTOR_REASONS,
+    Flag,
+    Link,
+    detect_cheaters,
+    impossible_moves,
+    merge_round,
+    relay_flags,
+)
 from depinkit.networks.coverage.geo import (
     distance_mm,
     fspl_db10,
@@ -48,7 +57,7 @@ from depinkit.networks.coverage.schemas import (
     PacketReceipt,
     Witness,
 )
-from depinkit.networks.coverage.split import WitnessResult, check_split
+from depinkit.networks.coverage.split import WitnessResult
 from depinkit.networks.module import COMMON_REASONS, ReceivedReport, Verdict, accept, reject
 
 KINDS: Final[Mapping[str, type[msgspec.Struct]]] = MappingProxyType(
@@ -129,11 +138,25 @@ class _Beacon(NamedTuple):
     body: Beacon
 
 
-class _Witness(NamedTuple):
-    item: ReceivedReport
-    received_ms: int
-    rssi_dbm10: int
-    link: Link
+# A witness report that passed its per-report checks, as check_witness_batch gives it: a list
+# (the worker's answers decode as lists; one object per report, no copies). The verifier makes
+# its addresses canonical in place and appends the report (ITEM).
+(
+    RECEIVED_MS,
+    RSSI_DBM10,
+    BEACONER,
+    SLOT,
+    DISTANCE_M,
+    STRONG,
+    RANK,
+    AHEAD_I,
+    AHEAD_J,
+    BACK_I,
+    BACK_J,
+    WITNESS_ADDRESS,
+    ITEM,
+) = range(13)
+Candidate = list[Any]
 
 
 def prior_denials(ctx: EpochContext) -> dict[str, Flag]:
@@ -208,6 +231,7 @@ class _Limits(NamedTuple):
     min_cells: int
     max_m: int
     margin_db10: int
+    select_tag: bytes  # SELECT_TAG + entropy: the start of every selection rank's preimage
 
     @classmethod
     def of(cls, ctx: EpochContext) -> _Limits:
@@ -218,6 +242,7 @@ class _Limits(NamedTuple):
             ctx.param(P.MIN_WITNESS_DISTANCE_CELLS),
             ctx.param(P.MAX_WITNESS_DISTANCE_M),
             ctx.param(P.FSPL_MARGIN_DB10),
+            SELECT_TAG + ctx.entropy,
         )
 
 
@@ -233,7 +258,8 @@ def _check_witness(
     owners: Mapping[str, str],
     beacons: Mapping[tuple[str, int], Beacon],
     limits: _Limits,
-) -> Verdict | Link:
+) -> Verdict | list[Any]:
+    """A rejection, or the link's values (see :func:`check_witness_batch`)."""
     device = item.report.device
     cell = cells.get(device)
     if cell is None:
@@ -266,7 +292,31 @@ def _check_witness(
         return reject(item, TOO_FAR, f"{shown} from the beaconer (limit {limits.max_m} m)")
     bound = beacon.tx_power_dbm * 10 + limits.margin_db10
     strong = body.rssi_dbm10 > bound - _fspl_db10(q, beacon.frequency_hz)
-    return Link(device, body.beaconer, body.slot, meters, strong)
+    # What later steps need per link, computed here because this step runs on every core:
+    # the selection rank (selection_rank) and the reverse IJ delta (the cheater geometry).
+    rank = keccak256(
+        limits.select_tag
+        + bytes.fromhex(body.beaconer[2:])
+        + body.slot.to_bytes(8, "big")
+        + bytes.fromhex(device[2:])
+    )
+    back = ij_delta(cell, cells[body.beaconer])
+    back_i, back_j = (None, None) if back is None else back
+    i, j = delta
+    return [
+        body.received_ms,
+        body.rssi_dbm10,
+        body.beaconer,
+        body.slot,
+        meters,
+        strong,
+        rank,
+        i,
+        j,
+        back_i,
+        back_j,
+        device,
+    ]
 
 
 def check_witness_batch(
@@ -278,25 +328,18 @@ def check_witness_batch(
 ) -> list[WitnessResult]:
     """The common and the per-report witness checks of ``items`` (all of kind ``witness``).
 
-    Per report: ``(reason, detail)`` when rejected, else ``(received_ms, rssi_dbm10,
-    beaconer, slot, distance_m, strong)``. Plain tuples, so a worker process can send them.
+    Per report: ``(reason, detail)`` when rejected, else a :data:`Candidate` without its
+    ITEM: the link it makes, its :func:`selection_rank`, the witness's IJ delta from the
+    beaconer (AHEAD_*) and the beaconer's from the witness (BACK_*, None when H3 cannot
+    say), the witness's address. Plain values, so a worker process can send them.
     """
     limits = _Limits.of(ctx)
     out: list[WitnessResult] = []
     for item, body in zip(items, precheck_many(ctx, items, KINDS), strict=True):
         if isinstance(body, Witness):
             checked = _check_witness(item, body, cells, owners, beacons, limits)
-            if isinstance(checked, Link):
-                out.append(
-                    (
-                        body.received_ms,
-                        body.rssi_dbm10,
-                        checked.beaconer,
-                        checked.slot,
-                        checked.distance_m,
-                        checked.strong,
-                    )
-                )
+            if not isinstance(checked, Verdict):
+                out.append(checked)
                 continue
             body = checked
         assert isinstance(body, Verdict)  # precheck of a witness report: a Witness or a Verdict
@@ -320,15 +363,134 @@ def _selection_prefix(entropy: bytes, beaconer: str, slot: int) -> bytes:
     return SELECT_TAG + entropy + bytes.fromhex(beaconer[2:]) + slot.to_bytes(8, "big")
 
 
-def _select(
-    entropy: bytes, beaconer: str, slot: int, candidates: list[_Witness], cap: int
-) -> tuple[list[_Witness], list[_Witness]]:
+def _select(candidates: list[Candidate], cap: int) -> tuple[list[Candidate], list[Candidate]]:
     """The (at most ``cap``) witnesses of one beacon ranked first by :func:`selection_rank`."""
     if len(candidates) <= cap:  # every one is chosen: no ranking needed
         return candidates, []
-    prefix = _selection_prefix(entropy, beaconer, slot)
-    ranked = sorted(candidates, key=lambda w: keccak256(prefix + bytes.fromhex(w.link.witness[2:])))
+    ranked = sorted(candidates, key=itemgetter(RANK))
     return ranked[:cap], ranked[cap:]
+
+
+def _distinct_witnesses(
+    items: Sequence[ReceivedReport],
+    results: Sequence[WitnessResult],
+    cells: Mapping[str, int],
+    verdicts: dict[bytes, Verdict],
+) -> dict[tuple[str, str, int], Candidate]:
+    """One candidate per (witness, beaconer, slot): the earliest (received time, id).
+
+    Rejections of the per-report checks and of duplicates go to ``verdicts``.
+    """
+    # One string object per address from here on (each report decoded its own copies): every
+    # later dictionary and set operation on addresses then compares by identity.
+    canonical = {address: address for address in cells}
+    witnesses: dict[tuple[str, str, int], Candidate] = {}
+    doubles: dict[tuple[str, str, int], list[Candidate]] = {}
+    cand: Candidate
+    for item, cand in zip(items, results, strict=True):  # type: ignore[assignment]
+        if len(cand) == 2:
+            verdicts[item.id] = reject(item, cand[0], cand[1])
+            continue
+        device = cand[WITNESS_ADDRESS] = canonical[cand[WITNESS_ADDRESS]]
+        beaconer = cand[BEACONER] = canonical[cand[BEACONER]]
+        cand.append(item)
+        pair = (device, beaconer, cand[SLOT])
+        kept = witnesses.setdefault(pair, cand)
+        if kept is not cand:
+            if (cand[RECEIVED_MS], item.id) < (kept[RECEIVED_MS], kept[ITEM].id):
+                witnesses[pair] = cand
+                cand = kept
+            doubles.setdefault(pair, []).append(cand)
+    for pair, losers in doubles.items():
+        counted = report_id_hex(witnesses[pair][ITEM].id)
+        for cand in losers:
+            verdicts[cand[ITEM].id] = reject(
+                cand[ITEM], DUPLICATE_WITNESS, f"already counted by {counted}"
+            )
+    return witnesses
+
+
+def _links(candidates: Iterable[Candidate]) -> list[Link]:
+    """The witness graph's edges, as the cheater detectors take them."""
+    return [
+        Link(
+            c[WITNESS_ADDRESS],
+            c[BEACONER],
+            c[SLOT],
+            c[DISTANCE_M],
+            c[STRONG],
+            ((c[AHEAD_I], c[AHEAD_J]), None if c[BACK_I] is None else (c[BACK_I], c[BACK_J])),
+        )
+        for c in candidates
+    ]
+
+
+def _judge(
+    key: tuple[str, int],
+    sent: _Beacon,
+    candidates: list[Candidate],
+    denied: Mapping[str, Flag],
+    cap: int,
+    verdicts: dict[bytes, Verdict],
+) -> None:
+    """The verdicts of one accepted beacon and of its distinct witnesses, given the denials."""
+    beaconer, slot = key
+    flag = denied.get(beaconer)
+    if flag is not None:
+        verdicts[sent.item.id] = reject(sent.item, flag.reason, flag.detail)
+        for cand in candidates:
+            item, own = cand[ITEM], denied.get(cand[WITNESS_ADDRESS])
+            verdicts[item.id] = (
+                reject(item, own.reason, own.detail)
+                if own is not None
+                else reject(item, BEACONER_DENIED, f"{beaconer} is denied: {flag.reason}")
+            )
+        return
+    valid = []
+    for cand in candidates:
+        own = denied.get(cand[WITNESS_ADDRESS]) if denied else None
+        if own is not None:
+            verdicts[cand[ITEM].id] = reject(cand[ITEM], own.reason, own.detail)
+        elif cand[STRONG]:
+            verdicts[cand[ITEM].id] = reject(
+                cand[ITEM],
+                SIGNAL_TOO_STRONG,
+                f"RSSI {_tenths(cand[RSSI_DBM10])} dBm is impossible over "
+                f"{cand[DISTANCE_M]} m in free space",
+            )
+        else:
+            valid.append(cand)
+    chosen, rest = _select(valid, cap)
+    n = len(chosen)
+    verdicts[sent.item.id] = accept(sent.item, **{FACT_SLOT: slot, FACT_WITNESSES: n})
+    beaconer_int = int(beaconer, 16)
+    for w in chosen:
+        item = w[ITEM]
+        # accept() with the facts already in key order (beaconer, slot, witnesses)
+        verdicts[item.id] = Verdict(
+            item.id,
+            w[WITNESS_ADDRESS],
+            True,
+            facts={FACT_BEACONER: beaconer_int, FACT_SLOT: slot, FACT_WITNESSES: n},
+        )
+    if rest:
+        detail = f"beacon already has {cap} selected witnesses"
+        for w in rest:
+            item = w[ITEM]  # reject(), with the witness's address already at hand
+            verdicts[item.id] = Verdict(item.id, w[WITNESS_ADDRESS], False, NOT_SELECTED, detail)
+
+
+def _edges(candidates: Sequence[Candidate]) -> split.Edges:
+    """The columns the worker's graph detectors read."""
+    return split.Edges(
+        witness=[c[WITNESS_ADDRESS] for c in candidates],
+        beaconer=[c[BEACONER] for c in candidates],
+        strong=[c[STRONG] for c in candidates],
+        ahead_i=[c[AHEAD_I] for c in candidates],
+        ahead_j=[c[AHEAD_J] for c in candidates],
+        back_i=[c[BACK_I] for c in candidates],
+        back_j=[c[BACK_J] for c in candidates],
+    )
 
 
 def verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> list[Verdict]:
@@ -342,13 +504,27 @@ def verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> lis
 
 
 def _verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> list[Verdict]:
+    cells = asserted_cells(ctx)
+    with split.worker_for(len(reports), ctx, cells) as worker:  # None for a small epoch
+        return _verify_with(ctx, reports, cells, worker)
+
+
+def _verify_with(
+    ctx: EpochContext,
+    reports: Sequence[ReceivedReport],
+    cells: Mapping[str, int],
+    worker: split.Worker | None,
+) -> list[Verdict]:
     verdicts: dict[bytes, Verdict] = {}
     beacon_items: list[tuple[ReceivedReport, Beacon]] = []
     witness_reports: list[ReceivedReport] = []
     receipt_items: list[tuple[ReceivedReport, PacketReceipt]] = []
-    distinct = distinct_by_id(reports)  # sorted by id: every later step iterates in this order
+    # Every step below gives the same verdicts whatever order it walks the reports in (the
+    # beacons and receipts are sorted where it matters), so they are walked in the order
+    # they came, which is the order they lie in memory; only the result is sorted by id.
+    distinct = distinct_reports(reports)
     others: list[ReceivedReport] = []
-    for item in distinct:
+    for item in distinct.values():
         if item.report.kind == WITNESS and item.report.network == ctx.network:
             witness_reports.append(item)  # checked below, once the beacons are known
         else:
@@ -360,7 +536,6 @@ def _verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> li
             beacon_items.append((item, body))
         elif isinstance(body, PacketReceipt):
             receipt_items.append((item, body))
-    cells = asserted_cells(ctx)
 
     # Beacons: per-report checks, then the earliest (transmit time, id) per slot.
     candidates: list[tuple[tuple[str, int, int, bytes], _Beacon]] = []
@@ -385,77 +560,58 @@ def _verify_coverage(ctx: EpochContext, reports: Sequence[ReceivedReport]) -> li
     # (witness, beacon): the earliest (received time, id). A running minimum, not a sort:
     # duplicates are rare.
     owners = {address: view.owner for address, view in ctx.devices.items()}
-    results = check_split(check_witness_batch, ctx, witness_reports, cells, owners, bodies)
-    witnesses: dict[tuple[str, str, int], _Witness] = {}
-    doubles: dict[tuple[str, str, int], list[_Witness]] = {}
-    for item, result in zip(witness_reports, results, strict=True):
-        if len(result) == 2:
-            verdicts[item.id] = reject(item, result[0], result[1])
-            continue
-        received_ms, rssi, beaconer, slot, meters, strong = result
-        device = item.report.device
-        cand = _Witness(item, received_ms, rssi, Link(device, beaconer, slot, meters, strong))
-        pair = (device, beaconer, slot)
-        kept = witnesses.setdefault(pair, cand)
-        if kept is not cand:
-            if (received_ms, item.id) < (kept.received_ms, kept.item.id):
-                witnesses[pair] = cand
-                cand = kept
-            doubles.setdefault(pair, []).append(cand)
-    for pair, losers in doubles.items():
-        counted = report_id_hex(witnesses[pair].item.id)
-        for cand in losers:
-            verdicts[cand.item.id] = reject(
-                cand.item, DUPLICATE_WITNESS, f"already counted by {counted}"
-            )
+    if worker is None:
+        results = check_witness_batch(ctx, witness_reports, cells, owners, bodies)
+    else:
+        results = worker.checks(check_witness_batch, ctx, witness_reports, cells, owners, bodies)
+    witnesses = _distinct_witnesses(witness_reports, results, cells, verdicts)
+    del results
 
     # The epoch's witness graph: cheaters, then the denylist, then the per-beacon selection.
-    # (The detectors depend on the set of links, not their order.)
-    flags = detect_cheaters(ctx, [w.link for w in witnesses.values()], cells)
-    denied = {**prior_denials(ctx), **flags}
-    for (device, _), sent in beacons.items():
-        if device in denied:
-            flag = denied[device]
-            verdicts[sent.item.id] = reject(sent.item, flag.reason, flag.detail)
-    valid: dict[tuple[str, int], list[_Witness]] = {}
-    for (device, beaconer, slot), cand in witnesses.items():
-        if device in denied:
-            flag = denied[device]
-            verdicts[cand.item.id] = reject(cand.item, flag.reason, flag.detail)
-        elif beaconer in denied:
-            verdicts[cand.item.id] = reject(
-                cand.item, BEACONER_DENIED, f"{beaconer} is denied: {denied[beaconer].reason}"
-            )
-        elif cand.link.strong:
-            verdicts[cand.item.id] = reject(
-                cand.item,
-                SIGNAL_TOO_STRONG,
-                f"RSSI {_tenths(cand.rssi_dbm10)} dBm is impossible over "
-                f"{cand.link.distance_m} m in free space",
-            )
-        else:
-            valid.setdefault((beaconer, slot), []).append(cand)
+    # With a worker, the graph detectors run there while the relay detector runs here and
+    # every beacon is judged with the denials known before the epoch; the beacons a new flag
+    # touches are then judged again (a beacon's verdicts depend only on its own hotspots).
+    cands = list(witnesses.values())  # the detectors: a set, any order
+    moves = impossible_moves(ctx, sorted(cells))
+    pending = None if worker is None else worker.graph(_edges(cands), cells)
+    prior = prior_denials(ctx)
+    flags = detect_cheaters(ctx, _links(cands), cells, moves) if pending is None else None
+    by_beacon: dict[tuple[str, int], list[Candidate]] = {}
+    for cand in cands:
+        by_beacon.setdefault((cand[BEACONER], cand[SLOT]), []).append(cand)
+    relay = {}
+    if pending is not None:
+        groups = ([(c[DISTANCE_M], c[WITNESS_ADDRESS]) for c in g] for g in by_beacon.values())
+        relay = relay_flags(ctx, groups)
     cap = ctx.param(P.MAX_WITNESSES_PER_BEACON)
-    for (device, slot), sent in beacons.items():
-        if device in denied:
-            continue
-        chosen, rest = _select(ctx.entropy, device, slot, valid.get((device, slot), []), cap)
-        n = len(chosen)
-        verdicts[sent.item.id] = accept(sent.item, **{FACT_SLOT: slot, FACT_WITNESSES: n})
-        beaconer_int = int(device, 16)
-        for w in chosen:
-            # accept() with the facts already in key order (beaconer, slot, witnesses)
-            verdicts[w.item.id] = Verdict(
-                w.item.id,
-                w.item.report.device,
-                True,
-                facts={FACT_BEACONER: beaconer_int, FACT_SLOT: slot, FACT_WITNESSES: n},
-            )
-        if rest:
-            detail = f"beacon already has {cap} selected witnesses"
-            for w in rest:
-                verdicts[w.item.id] = reject(w.item, NOT_SELECTED, detail)
+    denied = prior if flags is None else {**prior, **flags}
+    for beacon_slot, sent in beacons.items():
+        _judge(beacon_slot, sent, by_beacon.get(beacon_slot, []), denied, cap, verdicts)
+    if flags is None:
+        assert worker is not None  # pending came from it
+        graph = worker.graph_flags(pending)
+        first_round = None if graph is None else merge_round(graph, relay, moves)
+        if (
+            first_round is not None and not first_round
+        ):  # no flag in the first round: detection ends
+            flags = first_round
+        else:
+            flags = detect_cheaters(ctx, _links(cands), cells, moves, first_round)
+        if flags:
+            denied = {**prior, **flags}
+            touched = {b for b in beacons if b[0] in flags}
+            touched.update((c[BEACONER], c[SLOT]) for c in cands if c[WITNESS_ADDRESS] in flags)
+            for beacon_slot in sorted(touched):
+                _judge(
+                    beacon_slot,
+                    beacons[beacon_slot],
+                    by_beacon.get(beacon_slot, []),
+                    denied,
+                    cap,
+                    verdicts,
+                )
 
+    receipt_items.sort(key=lambda pair: pair[0].id)
     receipt_verdicts, _ = data.verify_receipts(ctx, receipt_items)
     verdicts.update(receipt_verdicts)
-    return [verdicts[item.id] for item in distinct]
+    return [verdicts[report_id] for report_id in sorted(distinct)]

@@ -53,7 +53,8 @@ from depinkit.networks.module import ReceivedReport
 log = logging.getLogger(__name__)
 
 SPLIT_MIN_REPORTS: Final[int] = 200_000  # below this a worker's start-up costs more than it saves
-WORKER_SHARE: Final[tuple[int, int]] = (1, 2)  # of the witness reports
+WORKER_SHARE: Final[tuple[int, int]] = (2, 5)  # of the witness reports: the worker also
+# decodes its share, and starts once this process has encoded it
 
 # One result per witness report: (reason, detail) when rejected, else the link it makes
 # (see depinkit.networks.coverage.verify.check_witness_batch).

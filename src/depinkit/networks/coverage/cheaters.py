@@ -305,7 +305,13 @@ def graph_detectors(
     ctx: EpochContext, links: Iterable[Link], cells: Mapping[str, int]
 ) -> tuple[dict[str, Flag], dict[str, Flag], dict[str, Flag]]:
     """The detectors that read the peer graph: (signal spoofers, collusion rings, geometry)."""
-    peers, strong = _peers(links)
+    return graph_flags(ctx, *_peers(links), cells)
+
+
+def graph_flags(
+    ctx: EpochContext, peers: PeerMap, strong: Mapping[str, set[str]], cells: Mapping[str, int]
+) -> tuple[dict[str, Flag], dict[str, Flag], dict[str, Flag]]:
+    """:func:`graph_detectors` on peer maps already built (:func:`peer_maps`)."""
     return (
         signal_spoofers(ctx, peers, strong),
         collusion_rings(ctx, peers, cells),

@@ -42,10 +42,8 @@ from depinkit.core.gcpause import gc_paused
 from depinkit.networks.context import DeviceView, EpochContext
 from depinkit.networks.coverage.cheaters import (
     Flag,
-    collusion_rings,
-    geometry_spoofers,
+    graph_flags,
     peer_maps,
-    signal_spoofers,
 )
 from depinkit.networks.coverage.schemas import Beacon
 from depinkit.networks.module import ReceivedReport
@@ -353,10 +351,4 @@ def _graph_in_worker(payload: bytes) -> bytes:
         strict=True,
     )
     peers, strong = peer_maps(links)  # type: ignore[arg-type]  # vectors or None
-    ctx, cells = _STATE["ctx"], _STATE["cells"]
-    flags: GraphFlags = (
-        signal_spoofers(ctx, peers, strong),
-        collusion_rings(ctx, peers, cells),
-        geometry_spoofers(ctx, peers, cells),
-    )
-    return msgspec.msgpack.encode(flags)
+    return msgspec.msgpack.encode(graph_flags(_STATE["ctx"], peers, strong, _STATE["cells"]))
